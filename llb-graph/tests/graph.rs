@@ -1,0 +1,350 @@
+//! Behaviour of the LLB builder: dedup, ordering, index conventions, determinism.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use llb_graph::{
+    CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, NetMode, Source, SourceFile,
+    State, decode_op, definition_to_json, diff, encode_definition, marshal, merge, pb, validate,
+};
+
+fn base() -> State {
+    Source::image("docker.io/library/busybox:1")
+        .platform(llb_graph::platform("linux", "amd64", None))
+        .build(Meta::named("base"))
+}
+
+fn ops(def: &pb::Definition) -> Vec<pb::Op> {
+    def.def.iter().map(|b| decode_op(b).unwrap()).collect()
+}
+
+#[test]
+fn marshalling_twice_gives_identical_bytes() {
+    let build = || {
+        let b = base();
+        let e = Exec::new(b.clone(), ["/bin/sh", "-c", "touch /x"])
+            .env("A", "1")
+            .mount(
+                "/c",
+                MountKind::Cache {
+                    id: "c".into(),
+                    locked: false,
+                },
+            )
+            .build(Meta::named("run"));
+        let src = Source::http("https://example.invalid/a")
+            .attr("http.checksum", "sha256:ab")
+            .attr("http.filename", "a")
+            .attr("http.perm", "0755")
+            .build(Meta::default());
+        let tool = FileOp::on(State::scratch())
+            .copy(
+                src,
+                "/a",
+                "/tools/bin/a",
+                CopyOptions {
+                    create_dest_path: true,
+                    ..Default::default()
+                },
+            )
+            .build(Meta::named("tool"));
+        merge(
+            &[b.clone(), diff(&b, &e, Meta::default()), tool],
+            Meta::named("m"),
+        )
+    };
+    let a = encode_definition(&marshal(&build(), &[]));
+    let b = encode_definition(&marshal(&build(), &[]));
+    assert_eq!(a, b);
+    validate(&marshal(&build(), &[])).unwrap();
+}
+
+#[test]
+fn identical_ops_are_one_vertex() {
+    let a = base();
+    let b = base();
+    assert_eq!(a, b);
+    let m = merge(
+        &[a, Exec::new(b, ["/bin/true"]).build(Meta::default())],
+        Meta::default(),
+    );
+    let def = marshal(&m, &[]);
+    // image once, exec, merge, terminal
+    assert_eq!(def.def.len(), 4);
+    validate(&def).unwrap();
+}
+
+#[test]
+fn inputs_come_before_users_and_terminal_is_last() {
+    let b = base();
+    let e = Exec::new(b.clone(), ["/bin/true"]).build(Meta::default());
+    let def = marshal(&diff(&b, &e, Meta::default()), &[]);
+    let ops = ops(&def);
+    let last = ops.last().unwrap();
+    assert!(last.op.is_none());
+    assert_eq!(last.inputs.len(), 1);
+    let digests: Vec<String> = def
+        .def
+        .iter()
+        .map(|b| format!("sha256:{}", hex_digest(b)))
+        .collect();
+    for (i, op) in ops.iter().enumerate() {
+        for inp in &op.inputs {
+            let pos = digests.iter().position(|d| *d == inp.digest).unwrap();
+            assert!(pos < i, "op {i} uses op {pos} defined later");
+        }
+    }
+}
+
+fn hex_digest(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[test]
+fn merge_drops_scratch_and_collapses_single_inputs() {
+    let b = base();
+    assert_eq!(merge(&[State::scratch(), b.clone()], Meta::default()), b);
+    assert!(merge(&[State::scratch()], Meta::default()).is_scratch());
+    let e = Exec::new(b.clone(), ["/bin/true"]).build(Meta::default());
+    let m = merge(&[b.clone(), State::scratch(), e], Meta::default());
+    let def = marshal(&m, &[]);
+    let op = ops(&def).into_iter().rev().nth(1).unwrap();
+    let Some(pb::op::Op::Merge(mo)) = op.op else {
+        panic!("not a merge")
+    };
+    assert_eq!(
+        mo.inputs.iter().map(|i| i.input).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert_eq!(op.inputs.len(), 2);
+}
+
+#[test]
+fn diff_takes_lower_then_upper_and_marks_scratch() {
+    let b = base();
+    let e = Exec::new(b.clone(), ["/bin/true"]).build(Meta::default());
+    let d = diff(&b, &e, Meta::default());
+    let op = ops(&marshal(&d, &[])).into_iter().rev().nth(1).unwrap();
+    let Some(pb::op::Op::Diff(dop)) = &op.op else {
+        panic!()
+    };
+    assert_eq!(dop.lower.unwrap().input, 0);
+    assert_eq!(dop.upper.unwrap().input, 1);
+    assert_eq!(op.inputs[0].digest, b.digest().unwrap());
+    assert_eq!(op.inputs[1].digest, e.digest().unwrap());
+
+    let d2 = diff(&State::scratch(), &e, Meta::default());
+    let op2 = ops(&marshal(&d2, &[])).into_iter().rev().nth(1).unwrap();
+    let Some(pb::op::Op::Diff(dop2)) = &op2.op else {
+        panic!()
+    };
+    assert_eq!(dop2.lower.unwrap().input, -1);
+    assert_eq!(dop2.upper.unwrap().input, 0);
+    validate(&marshal(&d2, &[])).unwrap();
+}
+
+#[test]
+fn file_actions_number_results_after_inputs() {
+    let archive = Source::http("https://example.invalid/t.tar.gz").build(Meta::default());
+    let layer = FileOp::on(State::scratch())
+        .copy(
+            archive,
+            "/t.tar.gz",
+            "/x/",
+            CopyOptions {
+                unpack_archive: true,
+                ..Default::default()
+            },
+        )
+        .base(FileRef::State(State::scratch()))
+        .copy_from(
+            FileRef::Action(0),
+            "/x/t",
+            "/tools/bin/t",
+            CopyOptions {
+                mode: Some(0o755),
+                ..Default::default()
+            },
+        )
+        .mkdir("/tools/etc", 0o755, true)
+        .build(Meta::default());
+    let def = marshal(&layer, &[]);
+    validate(&def).unwrap();
+    let op = ops(&def).into_iter().rev().nth(1).unwrap();
+    let Some(pb::op::Op::File(f)) = op.op else {
+        panic!()
+    };
+    assert_eq!(op.inputs.len(), 1);
+    let a: Vec<(i64, i64, i64)> = f
+        .actions
+        .iter()
+        .map(|a| (a.input, a.secondary_input, a.output))
+        .collect();
+    // action 0: scratch + input 0; action 1: scratch + result of action 0 (= 1 + 0);
+    // action 2: result of action 1 (= 1 + 1). Only the last has output 0.
+    assert_eq!(a, vec![(-1, 0, -1), (-1, 1, -1), (2, -1, 0)]);
+    let Some(pb::file_action::Action::Copy(c0)) = &f.actions[0].action else {
+        panic!()
+    };
+    assert!(c0.attempt_unpack_docker_compatibility);
+    assert_eq!(c0.mode, -1, "no mode means keep (-1), not 0000");
+    assert_eq!(c0.timestamp, -1, "no timestamp means keep (-1), not 1970");
+    let Some(pb::file_action::Action::Copy(c1)) = &f.actions[1].action else {
+        panic!()
+    };
+    assert_eq!(c1.mode, 0o755);
+}
+
+#[test]
+fn exec_mounts_are_sorted_with_secrets_last() {
+    let b = base();
+    let build = |order: bool| {
+        let mut e = Exec::new(b.clone(), ["/bin/true"]).network(NetMode::None);
+        let mounts = vec![
+            (
+                "/run/secrets/npmrc",
+                MountKind::Secret {
+                    id: "npmrc".into(),
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o400,
+                    optional: false,
+                },
+            ),
+            (
+                "/var/cache/apt",
+                MountKind::Cache {
+                    id: "apt".into(),
+                    locked: true,
+                },
+            ),
+            ("/tmp", MountKind::Tmpfs),
+        ];
+        let mounts: Vec<_> = if order {
+            mounts
+        } else {
+            mounts.into_iter().rev().collect()
+        };
+        for (d, m) in mounts {
+            e = e.mount(d, m);
+        }
+        e.build(Meta::default())
+    };
+    assert_eq!(build(true), build(false));
+    let def = marshal(&build(true), &[]);
+    let op = ops(&def).into_iter().rev().nth(1).unwrap();
+    let Some(pb::op::Op::Exec(e)) = op.op else {
+        panic!()
+    };
+    let dests: Vec<&str> = e.mounts.iter().map(|m| m.dest.as_str()).collect();
+    assert_eq!(
+        dests,
+        vec!["/", "/tmp", "/var/cache/apt", "/run/secrets/npmrc"]
+    );
+    assert_eq!(e.mounts[0].output, 0);
+    assert!(
+        e.mounts[1..]
+            .iter()
+            .all(|m| m.output == -1 && m.input == -1)
+    );
+    assert_eq!(e.network, pb::NetMode::None as i32);
+    let digest = build(true).digest().unwrap().to_string();
+    let caps = &def.metadata[&digest].caps;
+    for c in [
+        "exec.mount.secret",
+        "exec.mount.cache",
+        "exec.mount.tmpfs",
+        "exec.meta.network",
+    ] {
+        assert!(caps.contains_key(c), "missing cap {c}");
+    }
+}
+
+#[test]
+fn names_and_locations_do_not_change_digests_but_are_emitted() {
+    let a = Exec::new(base(), ["/bin/true"]).build(Meta::named("one"));
+    let b = Exec::new(base(), ["/bin/true"]).build(Meta::named("two").at(Location::lines(3, 4)));
+    assert_eq!(a.digest(), b.digest());
+    let src = SourceFile {
+        filename: "image.yaml".into(),
+        data: b"x".to_vec(),
+        language: "yaml".into(),
+        definition: None,
+    };
+    let def = marshal(&b, std::slice::from_ref(&src));
+    let d = b.digest().unwrap();
+    assert_eq!(def.metadata[d].description["llb.customname"], "two");
+    let source = def.source.as_ref().unwrap();
+    assert_eq!(source.infos[0].filename, "image.yaml");
+    let loc = &source.locations[d].locations[0];
+    assert_eq!(loc.ranges[0].start.unwrap().line, 3);
+    assert_eq!(loc.ranges[0].end.unwrap().line, 4);
+}
+
+#[test]
+fn foreign_definitions_are_copied_byte_for_byte() {
+    let b = base();
+    let e = Exec::new(b, ["/bin/true"]).build(Meta::named("theirs"));
+    let theirs = marshal(&e, &[]);
+    let st = State::from_definition(&theirs).unwrap();
+    assert_eq!(st.digest(), e.digest());
+    let ours = marshal(&merge(&[base(), st], Meta::default()), &[]);
+    validate(&ours).unwrap();
+    for op in &theirs.def[..theirs.def.len() - 1] {
+        assert!(ours.def.contains(op));
+    }
+    // the shared image source is emitted once
+    assert_eq!(ours.def.len(), 4);
+}
+
+#[test]
+fn validate_rejects_malformed_graphs() {
+    let b = base();
+    let good = marshal(&Exec::new(b, ["/bin/true"]).build(Meta::default()), &[]);
+    validate(&good).unwrap();
+    let mut swapped = good.clone();
+    swapped.def.swap(0, 1);
+    assert!(
+        validate(&swapped)
+            .unwrap_err()
+            .contains("not defined before use")
+    );
+    let mut no_terminal = good.clone();
+    no_terminal.def.pop();
+    assert!(validate(&no_terminal).is_err());
+}
+
+/// Pinned digests: if this fails, every user's cache for this kind of vertex is busted.
+/// Change the expected value only on purpose, with a note in the changelog.
+#[test]
+fn pinned_digests() {
+    let b = Source::image("docker.io/library/busybox:1")
+        .platform(llb_graph::platform("linux", "amd64", None))
+        .build(Meta::default());
+    let e = Exec::new(b.clone(), ["/bin/sh", "-c", "true"])
+        .env("PATH", "/bin")
+        .build(Meta::default());
+    let m = merge(&[b.clone(), diff(&b, &e, Meta::default())], Meta::default());
+    let json = definition_to_json(&marshal(&m, &[]));
+    let got: Vec<&str> = json["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["digest"].as_str().unwrap())
+        .collect();
+    insta_like(&got);
+}
+
+fn insta_like(got: &[&str]) {
+    let expected = include_str!("pinned_digests.txt");
+    let want: Vec<&str> = expected.lines().filter(|l| !l.is_empty()).collect();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pinned_digests.txt");
+        std::fs::write(path, got.join("\n") + "\n").unwrap();
+        return;
+    }
+    assert_eq!(
+        got,
+        want.as_slice(),
+        "vertex digests drifted; see the test's doc comment"
+    );
+}
