@@ -2,10 +2,17 @@
 //! `Merge(foundation, Diff(foundation, extension), harness tool 1, …, harness tool N)`.
 //!
 //! Data flows one way: spec text → [`yaml`] node tree → [`spec`] model (parsed, then
-//! resolved per platform) → `convert` (a pure function to an LLB graph and an image
-//! config) → `gateway` (the BuildKit bridge, behind a trait).
+//! resolved per platform) → [`convert`] (a pure function to an LLB graph and an image
+//! config) → [`gateway`] (the BuildKit bridge, behind a trait) driven by [`run`].
 
+pub mod cli;
+pub mod convert;
 pub mod diag;
+pub mod gateway;
+pub mod image_config;
+pub mod options;
 pub mod platform;
+pub mod reference;
+pub mod run;
 pub mod spec;
 pub mod yaml;

@@ -1,1 +1,49 @@
-fn main() {}
+//! `aishell-frontend`: run by BuildKit as a `# syntax=` frontend (no arguments), or by a
+//! person with a subcommand (`check`, `llb`, …).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        return aishell_frontend::cli::main(&args);
+    }
+    frontend()
+}
+
+/// Frontend mode: speak the gateway protocol on stdin/stdout.
+fn frontend() -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aishell-frontend: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let outcome = rt.block_on(async {
+        let io = aishell_frontend::gateway::Duplex::stdio()
+            .map_err(|e| format!("cannot open stdin/stdout: {e}"))?;
+        let mut bridge = aishell_frontend::gateway::GrpcBridge::connect(io)
+            .await
+            .map_err(|e| format!("cannot connect to the builder: {e}"))?;
+        aishell_frontend::run::run(&mut bridge, env).await
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aishell-frontend: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -260,3 +260,20 @@ impl ImageSection {
         }
     }
 }
+
+impl Spec {
+    /// Where the extension is written (the document start when there is none).
+    pub fn extension_span(&self) -> Span {
+        match &self.extension {
+            Some(Extension::Dockerfile { span, .. }) | Some(Extension::Inline { span, .. }) => {
+                *span
+            }
+            None => Span::default(),
+        }
+    }
+}
+
+/// True for a single path component of safe characters (`gitleaks`, `tool-1.2.tar.gz`).
+pub fn valid_file_name_pub(s: &str) -> bool {
+    parse::valid_file_name(s)
+}

@@ -1,0 +1,785 @@
+//! Conversion: a resolved spec to an LLB graph and an image config.
+//!
+//! A pure function of its inputs — the resolved spec, the options, the builder's
+//! capabilities and the image configs resolved beforehand — so the same inputs always
+//! give the same graph (and the same digests, which are users' cache keys). No I/O here:
+//! the gateway resolves images and solves; this module only describes.
+//!
+//! The image is `Merge(foundation, Diff(foundation, extension), tool₁, …, toolₙ)` in
+//! `image.order`. Each npm tool is installed on the foundation and diffed, so its layer
+//! depends on the foundation and its own version only; each binary is downloaded by
+//! BuildKit (checksum pinned) and placed by file operations on scratch, so its layer
+//! depends on nothing else at all.
+
+use crate::image_config::{ImageConfig, rfc3339};
+use crate::options::{MergeMode, Options, Target};
+use crate::platform::Platform;
+use crate::spec::{
+    BinaryTool, CopySource, Extension, NpmTool, Part, PerPlatform, ResolvedSpec, Spanned, Steps,
+};
+use crate::yaml::Span;
+use llb_graph::{
+    CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, Source, State, diff, merge,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What the builder can do, from `Ping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// `mergeop` and `diffop` are both present and enabled.
+    pub merge_diff: bool,
+}
+
+/// An image the spec refers to, as the builder resolved it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageInfo {
+    /// Normalised reference to use in the source op (pinned when the builder gave a digest).
+    pub reference: String,
+    /// The image's config JSON.
+    pub config: Value,
+}
+
+/// The result of the extension Dockerfile, built by BuildKit's Dockerfile frontend.
+#[derive(Debug, Clone)]
+pub struct DockerfileExtension {
+    /// Its final state (built on the very foundation vertex we pass in).
+    pub state: State,
+    /// Its image config.
+    pub config: Value,
+}
+
+/// Everything conversion reads.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    /// The spec, resolved for one platform.
+    pub spec: &'a ResolvedSpec,
+    /// Frontend options.
+    pub options: &'a Options,
+    /// Builder capabilities.
+    pub caps: Caps,
+    /// Resolved images by the normalised reference written in the spec.
+    pub images: &'a BTreeMap<String, ImageInfo>,
+    /// The build context (`local://context`), restricted to what the spec copies.
+    pub context: State,
+    /// The extension Dockerfile's result, when the spec has one.
+    pub dockerfile_extension: Option<DockerfileExtension>,
+    /// Prefix progress names with the platform (multi-platform builds).
+    pub show_platform: bool,
+}
+
+/// What a layer of the result is, for people (`plan`, progress, guards).
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Which part it belongs to.
+    pub part: Part,
+    /// Tool name for harness layers (`@openai/codex`, `gitleaks`), else the part name.
+    pub name: String,
+    /// Version for harness layers.
+    pub version: Option<String>,
+    /// What it contains, in words.
+    pub description: String,
+    /// The state that *is* the layer (a diff or a scratch-rooted tool tree).
+    pub state: State,
+}
+
+/// The graph and config for one platform.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    /// The result state.
+    pub state: State,
+    /// The image config.
+    pub config: ImageConfig,
+    /// The merge inputs, bottom to top (foundation, extension, tools), for people.
+    pub layers: Vec<Layer>,
+    /// The foundation state (the extension Dockerfile builds on it).
+    pub foundation: State,
+    /// Warnings for the user.
+    pub warnings: Vec<String>,
+}
+
+/// Why conversion failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConvertError {
+    /// The builder cannot merge and the user did not opt into stacking.
+    NoMergeOp,
+    /// Anything else, with a message and an optional spec position.
+    Invalid(String, Option<Span>),
+}
+
+impl std::fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvertError::NoMergeOp => f.write_str(NO_MERGE_MESSAGE),
+            ConvertError::Invalid(m, _) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {}
+
+/// What the user reads when the builder has no MergeOp/DiffOp.
+pub const NO_MERGE_MESSAGE: &str = "this builder cannot merge layers: BuildKit's mergeop/diffop capabilities are disabled or missing (Docker Engine's classic image store disables them; BuildKit older than 0.10 lacks them). Ways out: (1) enable the containerd image store in Docker (daemon.json: {\"features\": {\"containerd-snapshotter\": true}}) or use a docker-container builder (`docker buildx create --use`); or (2) build a stacked image in the same order with `--build-arg AISHELL_MERGE=stack` (layers are then no longer shared between projects and a harness bump rebuilds everything above the foundation)";
+
+fn loc(span: Span) -> Location {
+    Location {
+        source_index: 0,
+        start_line: i32::try_from(span.start.line).unwrap_or(i32::MAX),
+        start_col: 0,
+        end_line: i32::try_from(span.end.line.max(span.start.line)).unwrap_or(i32::MAX),
+        end_col: 0,
+    }
+}
+
+/// Shortens a shell command for a progress line.
+fn short(cmd: &str) -> String {
+    let one_line: String = cmd.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 80 {
+        let cut: String = one_line.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        one_line
+    }
+}
+
+/// A version-looking token of a URL (`v8.30.0` → `8.30.0`), for labels of binaries.
+fn version_from_url(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    for seg in path.rsplit('/') {
+        for tok in seg.split(['_', '-', '/']) {
+            let t = tok.strip_prefix('v').unwrap_or(tok);
+            let t = t
+                .strip_suffix(".tar.gz")
+                .or_else(|| t.strip_suffix(".tgz"))
+                .or_else(|| t.strip_suffix(".zip"))
+                .unwrap_or(t);
+            let parts: Vec<&str> = t.split('.').collect();
+            if parts.len() >= 2
+                && parts.len() <= 4
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            {
+                return Some(t.to_string());
+            }
+        }
+    }
+    None
+}
+
+struct Ctx<'a> {
+    input: &'a Input<'a>,
+    platform: Platform,
+    pb_platform: llb_graph::pb::Platform,
+    epoch: Option<i64>,
+    created: Option<String>,
+    history: Vec<(String, bool)>,
+    warnings: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn name(&self, part: &str, what: &str) -> String {
+        if self.input.show_platform {
+            format!("[{}] [{part}] {what}", self.platform)
+        } else {
+            format!("[{part}] {what}")
+        }
+    }
+
+    fn meta(&self, part: &str, what: &str, span: Span) -> Meta {
+        Meta::named(self.name(part, what))
+            .at(loc(span))
+            .no_cache(self.input.options.no_cache)
+    }
+
+    fn image(&self, written: &str) -> Result<&ImageInfo, ConvertError> {
+        let key =
+            crate::reference::normalize(written).map_err(|e| ConvertError::Invalid(e, None))?;
+        self.input.images.get(&key).ok_or_else(|| {
+            ConvertError::Invalid(format!("image `{written}` was not resolved"), None)
+        })
+    }
+
+    fn image_source(&self, info: &ImageInfo, part: &str, span: Span) -> State {
+        let mut s = Source::image(&info.reference).platform(self.pb_platform.clone());
+        if let Some(mode) = &self.input.options.image_resolve_mode
+            && mode != "default"
+        {
+            s = s.attr("image.resolvemode", mode.clone());
+            if mode == "pull" {
+                s = s.cap("source.image.resolvemode");
+            }
+        }
+        let short_ref = info.reference.split('@').next().unwrap_or(&info.reference);
+        s.build(self.meta(part, &format!("from {short_ref}"), span))
+    }
+
+    /// Applies apt, copy and run steps on `state` with `env` (updated by `steps.env`).
+    fn steps(
+        &mut self,
+        mut state: State,
+        steps: &Steps,
+        part: &str,
+        config: &mut ImageConfig,
+    ) -> Result<State, ConvertError> {
+        for kv in &steps.env {
+            config.set_env(&kv.key.value, &kv.value.value);
+        }
+        let env = config.env_list();
+        let user = config.string("User").unwrap_or_default();
+        let cwd = config
+            .string("WorkingDir")
+            .filter(|w| w.starts_with('/'))
+            .unwrap_or_else(|| "/".into());
+        let exec = |root: State, cmd: &str| {
+            let mut e = Exec::new(root, ["/bin/sh", "-c", cmd])
+                .cwd(&cwd)
+                .user(&user)
+                .platform(self.pb_platform.clone());
+            for kv in &env {
+                if let Some((k, v)) = kv.split_once('=') {
+                    e = e.env(k, v);
+                }
+            }
+            if !env.iter().any(|e| e.starts_with("PATH=")) {
+                e = e.env("PATH", crate::image_config::DEFAULT_PATH);
+            }
+            e
+        };
+        if !steps.apt.is_empty() {
+            let pkgs: Vec<&str> = steps.apt.iter().map(|p| p.value.as_str()).collect();
+            let cmd = format!(
+                "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq --no-install-recommends {}",
+                pkgs.join(" ")
+            );
+            let arch = self.platform.to_string().replace('/', "-");
+            let first = steps.apt[0].span;
+            let last = steps.apt[steps.apt.len() - 1].span;
+            let span = Span {
+                start: first.start,
+                end: last.end,
+            };
+            state = exec(state, &cmd)
+                .mount(
+                    "/var/cache/apt",
+                    MountKind::Cache {
+                        id: format!("aishell-apt-cache-{arch}"),
+                        locked: true,
+                    },
+                )
+                .mount(
+                    "/var/lib/apt/lists",
+                    MountKind::Cache {
+                        id: format!("aishell-apt-lists-{arch}"),
+                        locked: true,
+                    },
+                )
+                .build(self.meta(
+                    part,
+                    &format!("apt-get install {}", short(&pkgs.join(" "))),
+                    span,
+                ));
+            self.history
+                .push((format!("apt-get install {}", pkgs.join(" ")), false));
+        }
+        for c in &steps.copy {
+            let (src_state, src_path, what) = match &c.from {
+                CopySource::Context => {
+                    let p = c.src.value.trim_start_matches("./");
+                    (
+                        self.input.context.clone(),
+                        format!("/{p}"),
+                        format!("copy {p} -> {}", c.dest.value),
+                    )
+                }
+                CopySource::Image(img) => {
+                    let info = self.image(&img.value)?.clone();
+                    let st = self.image_source(&info, part, img.span);
+                    (
+                        st,
+                        c.src.value.clone(),
+                        format!("copy {}:{} -> {}", img.value, c.src.value, c.dest.value),
+                    )
+                }
+            };
+            let opts = CopyOptions {
+                mode: c.mode.as_ref().map(|m| m.value),
+                owner: c.owner.as_ref().map(|o| (o.value.uid, o.value.gid)),
+                create_dest_path: true,
+                dir_copy_contents: true,
+                follow_symlink: true,
+                allow_wildcard: true,
+                timestamp: self.epoch.map(|e| e * 1_000_000_000),
+                ..CopyOptions::default()
+            };
+            state = FileOp::on(state)
+                .copy(src_state, &src_path, &c.dest.value, opts)
+                .build(self.meta(part, &what, c.span));
+            self.history.push((what, false));
+        }
+        for r in &steps.run {
+            state = exec(state, &r.value).build(self.meta(
+                part,
+                &format!("run {}", short(&r.value)),
+                r.span,
+            ));
+            self.history
+                .push((format!("/bin/sh -c {}", r.value), false));
+        }
+        Ok(state)
+    }
+
+    fn npm_install(
+        &self,
+        base: State,
+        tool: &NpmTool,
+        prefix: &str,
+        config: &ImageConfig,
+    ) -> State {
+        let spec = format!("{}@{}", tool.package.value, tool.version.value);
+        let cmd = format!(
+            "npm install --global --prefix {prefix}/npm --no-audit --no-fund --no-update-notifier --loglevel=error {spec}"
+        );
+        let mut e =
+            Exec::new(base, ["/bin/sh", "-c", cmd.as_str()]).platform(self.pb_platform.clone());
+        for kv in config.env_list() {
+            if let Some((k, v)) = kv.split_once('=') {
+                e = e.env(k, v);
+            }
+        }
+        if config.env("PATH").is_none() {
+            e = e.env("PATH", crate::image_config::DEFAULT_PATH);
+        }
+        // npm's cache and temp files go to mounts, so they never land in the layer.
+        e = e
+            .env("npm_config_cache", "/var/cache/aishell-npm")
+            .env("npm_config_update_notifier", "false")
+            .env("npm_config_fund", "false")
+            .env("npm_config_audit", "false")
+            .env("HOME", "/tmp/aishell-home")
+            .mount(
+                "/var/cache/aishell-npm",
+                MountKind::Cache {
+                    id: "aishell-npm-cache".into(),
+                    locked: false,
+                },
+            )
+            .mount("/tmp", MountKind::Tmpfs);
+        if let Some(secret) = &self.input.spec.spec.harness.npm_secret {
+            let path = "/run/secrets/aishell-npmrc";
+            e = e.env("NPM_CONFIG_USERCONFIG", path).mount(
+                path,
+                MountKind::Secret {
+                    id: secret.value.clone(),
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o400,
+                    optional: false,
+                },
+            );
+        }
+        e.build(self.meta("harness", &format!("npm {spec}"), tool.package.span))
+    }
+
+    /// A binary tool: download (checksum pinned), extract if asked, place at
+    /// `<prefix>/bin/<name>` — file operations only, on scratch or on `base` (stacking).
+    fn binary(&self, base: State, b: &BinaryTool, prefix: &str) -> Result<State, ConvertError> {
+        let (PerPlatform::One(url), PerPlatform::One(sum)) = (&b.url, &b.sha256) else {
+            return Err(ConvertError::Invalid(
+                format!(
+                    "binary `{}` was not resolved for {}",
+                    b.name.value, self.platform
+                ),
+                Some(b.span),
+            ));
+        };
+        let file_name = url
+            .value
+            .split(['?', '#'])
+            .next()
+            .and_then(|p| p.rsplit('/').next())
+            .filter(|n| crate::spec::valid_file_name_pub(n))
+            .unwrap_or(&b.name.value)
+            .to_string();
+        let download = Source::http(&url.value)
+            .attr("http.checksum", format!("sha256:{}", sum.value))
+            .cap("source.http.checksum")
+            .attr("http.filename", file_name.clone())
+            .build(self.meta("harness", &format!("download {}", b.name.value), url.span));
+        let dest = format!("{prefix}/bin/{}", b.name.value);
+        let ts = self.epoch.map(|e| e * 1_000_000_000);
+        let place = CopyOptions {
+            mode: Some(0o755),
+            create_dest_path: true,
+            timestamp: ts,
+            ..CopyOptions::default()
+        };
+        let what = format!("{} -> {dest}", b.name.value);
+        let op = FileOp::on(base.clone()).mkdir_with(&format!("{prefix}/bin"), 0o755, None, ts);
+        let op = match &b.extract {
+            None => op.copy(download, &format!("/{file_name}"), &dest, place),
+            Some(member) => {
+                let member = member.value.trim_start_matches("./");
+                // Unpack into a scratch area of this same op (never exported), then copy
+                // the one member: only the last action's result is the op's output.
+                FileOp::on(State::scratch())
+                    .copy(
+                        download,
+                        &format!("/{file_name}"),
+                        "/unpacked/",
+                        CopyOptions {
+                            unpack_archive: true,
+                            create_dest_path: true,
+                            ..CopyOptions::default()
+                        },
+                    )
+                    .base(FileRef::State(base))
+                    .mkdir_with(&format!("{prefix}/bin"), 0o755, None, ts)
+                    .copy_from(
+                        FileRef::Action(0),
+                        &format!("/unpacked/{member}"),
+                        &dest,
+                        place,
+                    )
+            }
+        };
+        Ok(op.build(self.meta("harness", &what, b.span)))
+    }
+}
+
+/// The harness tools in canonical order: npm packages by name, then binaries by name.
+/// Order in the spec does not matter, so reordering a spec never changes the image.
+fn canonical_tools(spec: &ResolvedSpec) -> (Vec<&NpmTool>, Vec<&BinaryTool>) {
+    let mut npm: Vec<&NpmTool> = spec.spec.harness.npm.iter().collect();
+    npm.sort_by(|a, b| a.package.value.cmp(&b.package.value));
+    let mut bins: Vec<&BinaryTool> = spec.spec.harness.binaries.iter().collect();
+    bins.sort_by(|a, b| a.name.value.cmp(&b.name.value));
+    (npm, bins)
+}
+
+/// Converts one platform's resolved spec.
+///
+/// Errors: [`ConvertError::NoMergeOp`] when the builder cannot merge and stacking was
+/// not asked for; [`ConvertError::Invalid`] for images that were not resolved.
+pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
+    let spec = &input.spec.spec;
+    let mode = input.options.merge_mode;
+    if mode == MergeMode::Merge && !input.caps.merge_diff {
+        return Err(ConvertError::NoMergeOp);
+    }
+    let platform = input.spec.platform.clone();
+    let epoch = input.options.source_date_epoch();
+    let mut cx = Ctx {
+        input,
+        pb_platform: llb_graph::platform(&platform.os, &platform.arch, platform.variant.as_deref()),
+        platform: platform.clone(),
+        epoch,
+        created: epoch.map(rfc3339),
+        history: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let prefix = spec.harness.prefix.value.clone();
+
+    // Foundation.
+    let base = cx.image(&spec.foundation.from.value)?.clone();
+    let mut config = ImageConfig::from_base(base.config.clone());
+    config.set_platform(&platform);
+    let from = cx.image_source(&base, "foundation", spec.foundation.from.span);
+    let foundation = cx.steps(from, &spec.foundation.steps, "foundation", &mut config)?;
+    let foundation_config = config.clone();
+    let foundation_history = std::mem::take(&mut cx.history);
+
+    // Extension.
+    let (extension, extension_history) = match (&spec.extension, &input.dockerfile_extension) {
+        (Some(Extension::Inline { steps, .. }), _) => {
+            let st = cx.steps(foundation.clone(), steps, "extension", &mut config)?;
+            (st, std::mem::take(&mut cx.history))
+        }
+        (Some(Extension::Dockerfile { path, .. }), Some(ext)) => {
+            let ext_cfg = ImageConfig::from_base(ext.config.clone());
+            for kv in ext_cfg.env_list() {
+                if let Some((k, v)) = kv.split_once('=') {
+                    config.set_env(k, v);
+                }
+            }
+            for field in ["WorkingDir", "User"] {
+                if let Some(v) = ext_cfg.string(field) {
+                    config.set_string(field, &v);
+                }
+            }
+            (
+                ext.state.clone(),
+                vec![(format!("extension Dockerfile {}", path.value), false)],
+            )
+        }
+        (Some(Extension::Dockerfile { path, .. }), None) => {
+            return Err(ConvertError::Invalid(
+                format!("the extension Dockerfile {} was not built", path.value),
+                Some(path.span),
+            ));
+        }
+        (None, _) => (foundation.clone(), Vec::new()),
+    };
+    let has_extension = extension != foundation;
+    let extension_config = config.clone();
+
+    // Harness.
+    let (npm, bins) = canonical_tools(input.spec);
+    let mut harness_config = config.clone();
+    for kv in &spec.harness.env {
+        harness_config.set_env(&kv.key.value, &kv.value.value);
+    }
+    harness_config.prepend_path(&[&format!("{prefix}/npm/bin"), &format!("{prefix}/bin")]);
+    if !npm.is_empty() {
+        harness_config.set_env("NODE_PATH", &format!("{prefix}/npm/lib/node_modules"));
+    }
+
+    let mut layers = vec![Layer {
+        part: Part::Foundation,
+        name: "foundation".into(),
+        version: None,
+        description: format!("{} + {} step(s)", base.reference, foundation_history.len()),
+        state: foundation.clone(),
+    }];
+    if has_extension {
+        layers.push(Layer {
+            part: Part::Extension,
+            name: "extension".into(),
+            version: None,
+            description: format!("{} step(s)", extension_history.len().max(1)),
+            state: diff(
+                &foundation,
+                &extension,
+                cx.meta(
+                    "extension",
+                    "layer (diff against the foundation)",
+                    spec.extension_span(),
+                ),
+            ),
+        });
+    }
+    let mut tool_layers = Vec::new();
+    let mut tool_labels = Vec::new();
+    let order = spec.image.effective_order();
+    match mode {
+        MergeMode::Merge => {
+            for t in &npm {
+                let installed = cx.npm_install(foundation.clone(), t, &prefix, &foundation_config);
+                let layer = diff(
+                    &foundation,
+                    &installed,
+                    cx.meta(
+                        "harness",
+                        &format!("npm {}@{} layer", t.package.value, t.version.value),
+                        t.package.span,
+                    ),
+                );
+                tool_labels.push((t.package.value.clone(), t.version.value.clone()));
+                tool_layers.push(Layer {
+                    part: Part::Harness,
+                    name: t.package.value.clone(),
+                    version: Some(t.version.value.clone()),
+                    description: format!(
+                        "npm install {}@{} under {prefix}/npm",
+                        t.package.value, t.version.value
+                    ),
+                    state: layer,
+                });
+            }
+            for b in &bins {
+                let st = cx.binary(State::scratch(), b, &prefix)?;
+                let version = version_from_url(&url_of(b))
+                    .unwrap_or_else(|| format!("sha256-{}", &sha_of(b)[..12.min(sha_of(b).len())]));
+                tool_labels.push((b.name.value.clone(), version.clone()));
+                tool_layers.push(Layer {
+                    part: Part::Harness,
+                    name: b.name.value.clone(),
+                    version: Some(version),
+                    description: format!("{prefix}/bin/{} from {}", b.name.value, url_of(b)),
+                    state: st,
+                });
+            }
+        }
+        MergeMode::Stack => {
+            cx.warnings.push("AISHELL_MERGE=stack: building stacked layers (harness on top of the extension); layers are no longer shared between projects and a harness bump re-runs nothing below it but re-exports everything above it".into());
+        }
+    }
+    layers.extend(tool_layers.iter().cloned());
+
+    let (state, final_config, history): (State, ImageConfig, Vec<(String, bool)>) = match (
+        input.options.target,
+        mode,
+    ) {
+        (Target::Foundation, _) => (foundation.clone(), foundation_config, foundation_history),
+        (Target::Extension, _) => {
+            let mut h = foundation_history;
+            h.extend(extension_history);
+            (extension.clone(), extension_config, h)
+        }
+        (Target::Harness, MergeMode::Merge) => {
+            let states: Vec<State> = tool_layers.iter().map(|l| l.state.clone()).collect();
+            let mut c = ImageConfig::empty();
+            c.set_platform(&platform);
+            c.prepend_path(&[&format!("{prefix}/npm/bin"), &format!("{prefix}/bin")]);
+            let h = tool_layers
+                .iter()
+                .map(|l| (format!("harness {}", l.name), false))
+                .collect();
+            let st = merge(
+                &states,
+                cx.meta(
+                    "harness",
+                    &format!("merge {} tool layer(s)", states.len()),
+                    spec.harness.span,
+                ),
+            );
+            (st, c, h)
+        }
+        (Target::Harness, MergeMode::Stack) => {
+            return Err(ConvertError::Invalid(
+                "--target harness needs MergeOp/DiffOp to isolate the harness layers; it cannot be built with AISHELL_MERGE=stack".into(),
+                None,
+            ));
+        }
+        (Target::Image, MergeMode::Merge) => {
+            let mut inputs: Vec<(State, Vec<(String, bool)>)> = Vec::new();
+            for part in &order {
+                match part {
+                    Part::Foundation => {
+                        inputs.push((foundation.clone(), foundation_history.clone()))
+                    }
+                    Part::Extension if has_extension => {
+                        inputs.push((layers[1].state.clone(), extension_history.clone()))
+                    }
+                    Part::Extension => {}
+                    Part::Harness => {
+                        for l in &tool_layers {
+                            inputs.push((
+                                l.state.clone(),
+                                vec![(
+                                    format!(
+                                        "harness {} {}",
+                                        l.name,
+                                        l.version.clone().unwrap_or_default()
+                                    ),
+                                    false,
+                                )],
+                            ));
+                        }
+                    }
+                }
+            }
+            let names: Vec<String> = order
+                .iter()
+                .filter(|p| **p != Part::Extension || has_extension)
+                .map(|p| match p {
+                    Part::Harness => format!("{} harness tool(s)", tool_layers.len()),
+                    other => other.name().to_string(),
+                })
+                .collect();
+            let states: Vec<State> = inputs.iter().map(|(s, _)| s.clone()).collect();
+            let history = inputs.into_iter().flat_map(|(_, h)| h).collect();
+            let st = merge(
+                &states,
+                Meta::named(cx.name("image", &format!("merge {}", names.join(" + ")))),
+            );
+            (st, harness_config, history)
+        }
+        (Target::Image, MergeMode::Stack) => {
+            let mut st = extension.clone();
+            let mut h = foundation_history;
+            h.extend(extension_history);
+            for t in &npm {
+                st = cx.npm_install(st, t, &prefix, &extension_config);
+                tool_labels.push((t.package.value.clone(), t.version.value.clone()));
+                h.push((format!("harness {}", t.package.value), false));
+            }
+            for b in &bins {
+                st = cx.binary(st, b, &prefix)?;
+                let version = version_from_url(&url_of(b)).unwrap_or_default();
+                tool_labels.push((b.name.value.clone(), version));
+                h.push((format!("harness {}", b.name.value), false));
+            }
+            (st, harness_config, h)
+        }
+    };
+
+    let mut config = final_config;
+    if input.options.target == Target::Image {
+        apply_image_section(&mut config, input);
+        for (tool, version) in &tool_labels {
+            config.set_label(&format!("dev.aishell.harness.{tool}"), version);
+        }
+    }
+    for (k, v) in &input.options.labels {
+        config.set_label(k, v);
+    }
+    config.set_platform(&platform);
+    for (created_by, empty) in &history {
+        config.push_history(created_by, *empty, cx.created.as_deref());
+    }
+    if let Some(c) = &cx.created {
+        config.set_created(c);
+    }
+    Ok(Conversion {
+        state,
+        config,
+        layers,
+        foundation,
+        warnings: cx.warnings,
+    })
+}
+
+fn url_of(b: &BinaryTool) -> String {
+    match &b.url {
+        PerPlatform::One(s) => s.value.clone(),
+        PerPlatform::Map(_) => String::new(),
+    }
+}
+
+fn sha_of(b: &BinaryTool) -> String {
+    match &b.sha256 {
+        PerPlatform::One(s) => s.value.clone(),
+        PerPlatform::Map(_) => String::new(),
+    }
+}
+
+fn apply_image_section(config: &mut ImageConfig, input: &Input<'_>) {
+    let img = &input.spec.spec.image;
+    for kv in &img.env {
+        config.set_env(&kv.key.value, &kv.value.value);
+    }
+    let argv = |v: &Vec<Spanned<String>>| v.iter().map(|s| s.value.clone()).collect::<Vec<_>>();
+    if let Some(e) = &img.entrypoint {
+        config.set_entrypoint(&argv(e));
+    }
+    if let Some(c) = &img.cmd {
+        config.set_cmd(&argv(c));
+    }
+    if let Some(w) = &img.workdir {
+        config.set_string("WorkingDir", &w.value);
+    }
+    if let Some(u) = &img.user {
+        config.set_string("User", &u.value);
+    }
+    for kv in &img.labels {
+        config.set_label(&kv.key.value, &kv.value.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_urls() {
+        assert_eq!(
+            version_from_url("https://github.com/gitleaks/gitleaks/releases/download/v8.30.0/gitleaks_8.30.0_linux_x64.tar.gz").as_deref(),
+            Some("8.30.0")
+        );
+        assert_eq!(
+            version_from_url("http://127.0.0.1:8000/tool").as_deref(),
+            None
+        );
+    }
+}

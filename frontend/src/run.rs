@@ -1,0 +1,537 @@
+//! The frontend's life: options → ping → spec → graph → solve → `Return`, exactly once.
+//!
+//! Every failure, whether a bad spec, a builder without MergeOp or a daemon error, ends as
+//! an error in `Return`, so the user sees it in `docker buildx build` output, with spec
+//! positions attached as BuildKit source details where we have them.
+
+use crate::convert::{self, Caps, ConvertError, ImageInfo};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::gateway::Bridge;
+use crate::options::Options;
+use crate::platform::Platform;
+use crate::spec::{self, CopySource, Extension, ResolvedSpec, Spec};
+use crate::yaml::Span;
+use aishell_proto::gateway as gw;
+use aishell_proto::{pb, protobuf, rpc};
+use base64::Engine as _;
+use llb_graph::{Meta, Source, SourceFile, State, marshal};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// gRPC status codes we use.
+mod code {
+    pub const INVALID_ARGUMENT: i32 = 3;
+    pub const FAILED_PRECONDITION: i32 = 9;
+    pub const UNIMPLEMENTED: i32 = 12;
+    pub const INTERNAL: i32 = 13;
+}
+
+/// Why a build failed, before it is turned into a `google.rpc.Status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// gRPC status code.
+    pub code: i32,
+    /// One-paragraph message (the CLI prints it after "failed to solve:").
+    pub message: String,
+    /// Spec problems with positions, if any.
+    pub diagnostics: Option<Diagnostics>,
+    /// Set for an unsupported subrequest (`--call`), so clients treat it as such.
+    pub subrequest: Option<String>,
+}
+
+impl Failure {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            diagnostics: None,
+            subrequest: None,
+        }
+    }
+
+    fn diags(d: Diagnostics) -> Self {
+        let n = d.errors().count();
+        let head = if n == 1 {
+            "the spec has an error".to_string()
+        } else {
+            format!("the spec has {n} errors")
+        };
+        Failure {
+            code: code::INVALID_ARGUMENT,
+            message: format!("{head}:\n{d}"),
+            diagnostics: Some(d),
+            subrequest: None,
+        }
+    }
+
+    fn gateway(what: &str, s: &tonic::Status) -> Self {
+        Failure::new(s.code() as i32, format!("{what}: {}", s.message()))
+    }
+}
+
+/// The spec file as read, for source maps and error excerpts.
+#[derive(Debug, Clone, Default)]
+pub struct SpecFile {
+    /// Name as given with `-f` (relative to the spec's folder).
+    pub filename: String,
+    /// The text.
+    pub data: Vec<u8>,
+    /// The definition that loaded it (the `dockerfile` local).
+    pub definition: Option<pb::Definition>,
+    /// Digest of that local source op (warnings attach to it).
+    pub digest: Option<String>,
+}
+
+impl SpecFile {
+    fn source_file(&self) -> SourceFile {
+        SourceFile {
+            filename: self.filename.clone(),
+            data: self.data.clone(),
+            language: "yaml".into(),
+            definition: self.definition.clone(),
+        }
+    }
+
+    /// BuildKit's `errdefs.Source` detail, JSON-encoded as Go does (bytes as base64,
+    /// zero values omitted), pointing at `span`.
+    fn source_detail(&self, span: Span) -> protobuf::Any {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut info = serde_json::Map::new();
+        info.insert("filename".into(), json!(self.filename));
+        info.insert("data".into(), json!(b64.encode(&self.data)));
+        info.insert("language".into(), json!("yaml"));
+        let line = span.start.line.max(1);
+        let end = span.end.line.max(line);
+        let body = json!({
+            "info": info,
+            "ranges": [{"start": {"line": line}, "end": {"line": end}}],
+        });
+        protobuf::Any {
+            type_url: "github.com/moby/buildkit/errdefs.Source+json".into(),
+            value: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+}
+
+/// Turns a failure into the status sent with `Return`.
+pub fn failure_status(f: &Failure, spec: Option<&SpecFile>) -> rpc::Status {
+    let mut details = Vec::new();
+    if let (Some(d), Some(file)) = (&f.diagnostics, spec)
+        && !file.data.is_empty()
+    {
+        // One excerpt per error, capped: the CLI prints each one.
+        for diag in d.errors().take(8) {
+            if let Some(span) = diag.span {
+                details.push(file.source_detail(span));
+            }
+        }
+    }
+    if let Some(name) = &f.subrequest {
+        details.push(protobuf::Any {
+            type_url: "github.com/moby/buildkit/errdefs.Subrequest+json".into(),
+            value: serde_json::to_vec(&json!({"name": name})).unwrap_or_default(),
+        });
+    }
+    rpc::Status {
+        code: f.code,
+        message: f.message.clone(),
+        details,
+    }
+}
+
+/// Capabilities the builder reported as present *and enabled*.
+pub fn enabled_caps(pong: &gw::PongResponse) -> BTreeMap<String, bool> {
+    pong.llb_caps
+        .iter()
+        .chain(pong.frontend_api_caps.iter())
+        .map(|c| (c.id.clone(), c.enabled))
+        .collect()
+}
+
+fn solve_request(def: pb::Definition, opts: &Options) -> gw::SolveRequest {
+    gw::SolveRequest {
+        definition: Some(def),
+        allow_result_return: true,
+        allow_result_array_ref: true,
+        cache_imports: opts
+            .cache_imports
+            .iter()
+            .map(|(t, a)| gw::CacheOptionsEntry {
+                r#type: t.clone(),
+                attrs: a.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn ref_id(resp: &gw::SolveResponse) -> Option<String> {
+    match resp.result.as_ref()?.result.as_ref()? {
+        gw::result::Result::Ref(r) => Some(r.id.clone()),
+        gw::result::Result::RefDeprecated(id) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+/// Reads the spec through the client's `dockerfile` local.
+async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecFile, Failure> {
+    let session = opts
+        .dockerfile_session_id
+        .clone()
+        .unwrap_or_else(|| opts.session_id.clone());
+    let local = Source::local(&opts.dockerfile_key)
+        .attr("local.session", session)
+        .cap("source.local.sessionid")
+        .attr("local.sharedkeyhint", opts.dockerfile_key.clone())
+        .cap("source.local.sharedkeyhint")
+        .attr(
+            "local.followpaths",
+            serde_json::to_string(&[&opts.filename]).unwrap_or_default(),
+        )
+        .cap("source.local.followpaths")
+        .attr("local.differ", "none")
+        .build(Meta::named(format!(
+            "[internal] load build definition from {}",
+            opts.filename
+        )));
+    let def = marshal(&local, &[]);
+    let resp = b
+        .solve(solve_request(def.clone(), opts))
+        .await
+        .map_err(|s| Failure::gateway("cannot load the spec", &s))?;
+    let id = ref_id(&resp).ok_or_else(|| {
+        Failure::new(
+            code::INTERNAL,
+            "the builder returned no ref for the spec source",
+        )
+    })?;
+    let data = b
+        .read_file(gw::ReadFileRequest {
+            r#ref: id,
+            file_path: opts.filename.clone(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| {
+            Failure::new(
+                code::INVALID_ARGUMENT,
+                format!(
+                    "cannot read the spec file {}: {}",
+                    opts.filename,
+                    s.message()
+                ),
+            )
+        })?;
+    Ok(SpecFile {
+        filename: opts.filename.clone(),
+        data,
+        definition: Some(def),
+        digest: local.digest().map(str::to_string),
+    })
+}
+
+/// All image references the spec uses, normalised.
+fn referenced_images(spec: &ResolvedSpec) -> Result<Vec<(String, Span)>, Diagnostics> {
+    let mut refs = vec![(
+        spec.spec.foundation.from.value.clone(),
+        spec.spec.foundation.from.span,
+    )];
+    let mut steps = vec![("foundation", &spec.spec.foundation.steps)];
+    if let Some(Extension::Inline { steps: s, .. }) = &spec.spec.extension {
+        steps.push(("extension", s));
+    }
+    for (_, s) in steps {
+        for c in &s.copy {
+            if let CopySource::Image(img) = &c.from {
+                refs.push((img.value.clone(), img.span));
+            }
+        }
+    }
+    let mut diags = Diagnostics::default();
+    let mut out = Vec::new();
+    for (r, span) in refs {
+        match crate::reference::normalize(&r) {
+            Ok(n) => {
+                if !out.iter().any(|(x, _)| *x == n) {
+                    out.push((n, span));
+                }
+            }
+            Err(e) => diags.push(Diagnostic::error(span, "", e)),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(out)
+}
+
+/// The build context restricted to the paths the spec copies (so unrelated edits in the
+/// project never invalidate a copy step), or scratch when nothing is copied from it.
+fn context_state(spec: &Spec, opts: &Options) -> State {
+    let mut paths: Vec<String> = Vec::new();
+    let mut steps = vec![&spec.foundation.steps];
+    if let Some(Extension::Inline { steps: s, .. }) = &spec.extension {
+        steps.push(s);
+    }
+    for s in steps {
+        for c in &s.copy {
+            if c.from == CopySource::Context {
+                let p = c.src.value.trim_start_matches("./").to_string();
+                if !paths.contains(&p) {
+                    paths.push(p);
+                }
+            }
+        }
+    }
+    if paths.is_empty() {
+        return State::scratch();
+    }
+    paths.sort();
+    Source::local(&opts.context_key)
+        .attr("local.session", opts.session_id.clone())
+        .cap("source.local.sessionid")
+        .attr("local.sharedkeyhint", opts.context_key.clone())
+        .cap("source.local.sharedkeyhint")
+        .attr(
+            "local.includepattern",
+            serde_json::to_string(&paths).unwrap_or_default(),
+        )
+        .cap("source.local.includepatterns")
+        .attr(
+            "local.followpaths",
+            serde_json::to_string(&paths).unwrap_or_default(),
+        )
+        .cap("source.local.followpaths")
+        .build(Meta::named("[internal] load build context"))
+}
+
+async fn resolve_images<B: Bridge>(
+    b: &mut B,
+    opts: &Options,
+    spec: &ResolvedSpec,
+    cache: &mut BTreeMap<(String, String), ImageInfo>,
+) -> Result<BTreeMap<String, ImageInfo>, Failure> {
+    let refs = referenced_images(spec).map_err(Failure::diags)?;
+    let mut out = BTreeMap::new();
+    let p = &spec.platform;
+    for (r, _) in refs {
+        let key = (r.clone(), p.to_string());
+        if let Some(info) = cache.get(&key) {
+            out.insert(r, info.clone());
+            continue;
+        }
+        let resp = b
+            .resolve_image_config(gw::ResolveImageConfigRequest {
+                r#ref: r.clone(),
+                platform: Some(llb_graph::platform(&p.os, &p.arch, p.variant.as_deref())),
+                resolve_mode: opts
+                    .image_resolve_mode
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+                log_name: format!("[internal] load metadata for {r}"),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| Failure::gateway(&format!("cannot resolve image {r}"), &s))?;
+        let config: serde_json::Value = serde_json::from_slice(&resp.config).map_err(|e| {
+            Failure::new(
+                code::INTERNAL,
+                format!("the config of image {r} is not valid JSON: {e}"),
+            )
+        })?;
+        // Pin by digest when the builder gave one (a local image may have none), so the
+        // layers we build on are the ones whose config we read.
+        let reference = if !resp.digest.is_empty() && !crate::reference::is_pinned(&r) {
+            format!("{r}@{}", resp.digest)
+        } else {
+            r.clone()
+        };
+        let info = ImageInfo { reference, config };
+        cache.insert(key, info.clone());
+        out.insert(r, info);
+    }
+    Ok(out)
+}
+
+async fn warn<B: Bridge>(b: &mut B, spec: &SpecFile, message: &str) {
+    let Some(digest) = &spec.digest else { return };
+    // Warnings are best effort: an old daemon without them must not fail the build.
+    let _ = b
+        .warn(gw::WarnRequest {
+            digest: digest.clone(),
+            level: 1,
+            short: message.as_bytes().to_vec(),
+            ..Default::default()
+        })
+        .await;
+}
+
+/// Runs the pure steps behind a panic guard: a bug must reach the user as an error
+/// message, not as a dead frontend.
+fn guarded<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Failure::new(
+                code::INTERNAL,
+                format!("internal error in aishell-frontend (please report it): {what}"),
+            ))
+        }
+    }
+}
+
+/// Builds the result for the options in `env`, or the failure to report.
+pub async fn build<B: Bridge>(
+    b: &mut B,
+    env: Vec<(String, String)>,
+    spec_out: &mut Option<SpecFile>,
+) -> Result<gw::Result, Failure> {
+    let opts = Options::from_env(env).map_err(|m| Failure::new(code::INVALID_ARGUMENT, m))?;
+    let pong = b
+        .ping()
+        .await
+        .map_err(|s| Failure::gateway("the builder did not answer ping", &s))?;
+    let caps = enabled_caps(&pong);
+    let merge_diff = caps.get("mergeop") == Some(&true) && caps.get("diffop") == Some(&true);
+
+    if let Some(req) = &opts.request_id {
+        let mut f = Failure::new(
+            code::UNIMPLEMENTED,
+            format!("the subrequest {req} is not supported by aishell-frontend yet"),
+        );
+        f.subrequest = Some(req.clone());
+        return Err(f);
+    }
+
+    let file = read_spec(b, &opts).await?;
+    *spec_out = Some(file.clone());
+    let text = String::from_utf8(file.data.clone()).map_err(|_| {
+        Failure::new(
+            code::INVALID_ARGUMENT,
+            format!("{} is not UTF-8 text", file.filename),
+        )
+    })?;
+    let parsed = guarded(|| spec::parse_spec(&file.filename, &text).map_err(Failure::diags))?;
+
+    let platforms = opts.target_platforms();
+    let multi = platforms.len() > 1 || opts.multi_platform;
+    let build_platform = opts.build_platform();
+    let mut image_cache = BTreeMap::new();
+    let mut per_platform: Vec<(Platform, String, Vec<u8>)> = Vec::new();
+    let mut warned = false;
+    for platform in &platforms {
+        let resolved = guarded(|| {
+            spec::resolve(
+                &parsed,
+                &file.filename,
+                &opts.build_args,
+                platform,
+                &build_platform,
+            )
+            .map_err(Failure::diags)
+        })?;
+        let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
+        if matches!(parsed.extension, Some(Extension::Dockerfile { .. })) {
+            return Err(Failure::new(
+                code::UNIMPLEMENTED,
+                "extension.dockerfile is not implemented yet; use inline extension steps",
+            ));
+        }
+        let input = convert::Input {
+            spec: &resolved,
+            options: &opts,
+            caps: Caps { merge_diff },
+            images: &images,
+            context: context_state(&resolved.spec, &opts),
+            dockerfile_extension: None,
+            show_platform: platforms.len() > 1,
+        };
+        let conv = guarded(|| {
+            convert::convert(&input).map_err(|e| match e {
+                ConvertError::NoMergeOp => {
+                    Failure::new(code::FAILED_PRECONDITION, convert::NO_MERGE_MESSAGE)
+                }
+                ConvertError::Invalid(m, _) => Failure::new(code::INVALID_ARGUMENT, m),
+            })
+        })?;
+        if !warned {
+            for w in &conv.warnings {
+                warn(b, &file, w).await;
+            }
+            warned = true;
+        }
+        let def = marshal(&conv.state, &[file.source_file()]);
+        let resp = b
+            .solve(solve_request(def, &opts))
+            .await
+            .map_err(|s| Failure::gateway("solve failed", &s))?;
+        let id = ref_id(&resp).unwrap_or_default();
+        per_platform.push((platform.clone(), id, conv.config.to_bytes()));
+    }
+
+    let mut metadata = BTreeMap::new();
+    let epoch = opts.source_date_epoch();
+    let result = if !multi {
+        let (_, id, config) = per_platform.remove(0);
+        metadata.insert("containerimage.config".to_string(), config);
+        if let Some(e) = epoch {
+            metadata.insert("source.date.epoch".into(), e.to_string().into_bytes());
+        }
+        gw::result::Result::Ref(gw::Ref { id, def: None })
+    } else {
+        let mut refs = BTreeMap::new();
+        let mut list = Vec::new();
+        for (p, id, config) in per_platform {
+            let key = p.to_string();
+            metadata.insert(format!("containerimage.config/{key}"), config);
+            if let Some(e) = epoch {
+                metadata.insert(
+                    format!("source.date.epoch/{key}"),
+                    e.to_string().into_bytes(),
+                );
+            }
+            list.push(json!({"ID": key, "Platform": p.to_json()}));
+            refs.insert(key, gw::Ref { id, def: None });
+        }
+        metadata.insert(
+            "refs.platforms".into(),
+            serde_json::to_vec(&json!({ "Platforms": list })).unwrap_or_default(),
+        );
+        gw::result::Result::Refs(gw::RefMap { refs })
+    };
+    Ok(gw::Result {
+        metadata,
+        result: Some(result),
+        ..Default::default()
+    })
+}
+
+/// Runs the frontend against `b` and calls `Return` exactly once.
+///
+/// Errors: only when `Return` itself could not be delivered (the process should then
+/// exit non-zero; there is nobody left to tell).
+pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(), String> {
+    let mut spec = None;
+    let outcome = build(b, env, &mut spec).await;
+    let req = match outcome {
+        Ok(result) => gw::ReturnRequest {
+            result: Some(result),
+            error: None,
+        },
+        Err(f) => {
+            eprintln!("aishell-frontend: {}", f.message);
+            gw::ReturnRequest {
+                result: None,
+                error: Some(failure_status(&f, spec.as_ref())),
+            }
+        }
+    };
+    b.return_result(req)
+        .await
+        .map_err(|s| format!("Return failed: {}", s.message()))
+}
