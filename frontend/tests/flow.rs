@@ -1,0 +1,346 @@
+//! The whole frontend flow against a fake gateway: what is solved and returned.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aishell_frontend::gateway::{Bridge, GwResult};
+use aishell_frontend::run::run;
+use aishell_proto::gateway as gw;
+use aishell_proto::{apicaps, pb};
+use llb_graph::{decode_op, validate};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+struct Fake {
+    spec: Vec<u8>,
+    merge_enabled: bool,
+    solves: Vec<gw::SolveRequest>,
+    returns: Vec<gw::ReturnRequest>,
+    warnings: Vec<String>,
+    resolved: Vec<String>,
+}
+
+impl Fake {
+    fn new(spec: &str, merge_enabled: bool) -> Self {
+        Fake {
+            spec: spec.as_bytes().to_vec(),
+            merge_enabled,
+            ..Default::default()
+        }
+    }
+}
+
+impl Bridge for Fake {
+    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
+        let cap = |id: &str, enabled: bool| apicaps::ApiCap {
+            id: id.into(),
+            enabled,
+            ..Default::default()
+        };
+        Ok(gw::PongResponse {
+            llb_caps: vec![
+                cap("mergeop", self.merge_enabled),
+                cap("diffop", self.merge_enabled),
+                cap("source.local", true),
+            ],
+            ..Default::default()
+        })
+    }
+    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
+        let n = self.solves.len();
+        self.solves.push(req);
+        Ok(gw::SolveResponse {
+            result: Some(gw::Result {
+                result: Some(gw::result::Result::Ref(gw::Ref {
+                    id: format!("ref-{n}"),
+                    def: None,
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+    async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+        assert_eq!(req.r#ref, "ref-0");
+        assert_eq!(req.file_path, "image.yaml");
+        Ok(self.spec.clone())
+    }
+    async fn read_dir(&mut self, _req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
+        Ok(gw::ReadDirResponse::default())
+    }
+    async fn resolve_image_config(
+        &mut self,
+        req: gw::ResolveImageConfigRequest,
+    ) -> GwResult<gw::ResolveImageConfigResponse> {
+        self.resolved.push(req.r#ref.clone());
+        let config = json!({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]}});
+        Ok(gw::ResolveImageConfigResponse {
+            digest: String::new(),
+            config: serde_json::to_vec(&config).unwrap(),
+            r#ref: req.r#ref,
+        })
+    }
+    async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
+        self.warnings.push(String::from_utf8(req.short).unwrap());
+        Ok(())
+    }
+    async fn evaluate(&mut self, _r: String) -> GwResult<()> {
+        Ok(())
+    }
+    async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
+        Ok(gw::InputsResponse::default())
+    }
+    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
+        self.returns.push(req);
+        Ok(())
+    }
+}
+
+fn env(extra: &[&str]) -> Vec<(String, String)> {
+    let mut opts = vec!["filename=image.yaml".to_string()];
+    opts.extend(extra.iter().map(|s| s.to_string()));
+    let mut e: Vec<(String, String)> = opts
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), v))
+        .collect();
+    e.push(("BUILDKIT_SESSION_ID".into(), "s1".into()));
+    e
+}
+
+const SPEC: &str = "# syntax=ghcr.io/org/aishell-frontend:1
+version: 1
+foundation:
+  from: aishell-test/busybox:1
+  run:
+    - echo foundation > /foundation.txt
+extension:
+  run:
+    - echo extension > /extension.txt
+harness:
+  binaries:
+    hello:
+      url: http://127.0.0.1:9/hello-1.2.3
+      sha256: \"0000000000000000000000000000000000000000000000000000000000000001\"
+image:
+  env: {TERM: xterm}
+  cmd: [/bin/sh]
+";
+
+fn ops(def: &pb::Definition) -> Vec<pb::Op> {
+    def.def.iter().map(|b| decode_op(b).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn builds_a_merge_of_three_parts_and_returns_once() {
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert_eq!(fake.returns.len(), 1);
+    let ret = &fake.returns[0];
+    assert!(ret.error.is_none(), "{:?}", ret.error);
+    let result = ret.result.as_ref().unwrap();
+    let Some(gw::result::Result::Ref(r)) = &result.result else {
+        panic!("no ref")
+    };
+    assert_eq!(r.id, "ref-1");
+    assert_eq!(fake.resolved, vec!["docker.io/aishell-test/busybox:1"]);
+
+    // The solved graph: the top op is a merge of foundation, the extension diff and the tool.
+    let def = fake.solves[1].definition.clone().unwrap();
+    validate(&def).unwrap();
+    let ops = ops(&def);
+    let top = &ops[ops.len() - 2];
+    let Some(pb::op::Op::Merge(m)) = &top.op else {
+        panic!("top is not a merge: {top:?}")
+    };
+    assert_eq!(m.inputs.len(), 3);
+    let by_digest: BTreeMap<String, pb::Op> = def
+        .def
+        .iter()
+        .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
+        .collect();
+    let kinds: Vec<&str> = top
+        .inputs
+        .iter()
+        .map(|i| match by_digest[&i.digest].op.as_ref().unwrap() {
+            pb::op::Op::Exec(_) => "exec",
+            pb::op::Op::Diff(_) => "diff",
+            pb::op::Op::File(_) => "file",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, vec!["exec", "diff", "file"]);
+    // The tool layer depends on nothing but its download: no exec, no foundation.
+    let tool = &by_digest[&top.inputs[2].digest];
+    assert_eq!(tool.inputs.len(), 1);
+    let Some(pb::op::Op::Source(src)) = &by_digest[&tool.inputs[0].digest].op else {
+        panic!()
+    };
+    assert_eq!(src.identifier, "http://127.0.0.1:9/hello-1.2.3");
+    assert_eq!(
+        src.attrs["http.checksum"],
+        format!("sha256:{}0001", "0".repeat(60))
+    );
+    // Progress names are readable.
+    let names: Vec<&String> = def
+        .metadata
+        .values()
+        .filter_map(|m| m.description.get("llb.customname"))
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("[harness] hello -> /tools/bin/hello")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("[extension] run echo extension")),
+        "{names:?}"
+    );
+    // Source map points at the spec.
+    let source = def.source.as_ref().unwrap();
+    assert_eq!(source.infos[0].filename, "image.yaml");
+    let tool_digest = &top.inputs[2].digest;
+    let line = source.locations[tool_digest].locations[0].ranges[0]
+        .start
+        .unwrap()
+        .line;
+    assert_eq!(line, 13);
+
+    let config: Value = serde_json::from_slice(&result.metadata["containerimage.config"]).unwrap();
+    let env: Vec<&str> = config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(env[0], "PATH=/tools/npm/bin:/tools/bin:/usr/bin:/bin");
+    assert!(env.contains(&"TERM=xterm"));
+    assert_eq!(config["config"]["Cmd"], json!(["/bin/sh"]));
+    assert_eq!(
+        config["config"]["Labels"]["dev.aishell.harness.hello"],
+        json!("1.2.3")
+    );
+    assert_eq!(config["os"], json!("linux"));
+    assert_eq!(config["architecture"], json!("amd64"));
+    assert!(config.get("rootfs").is_none());
+}
+
+fn hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[tokio::test]
+async fn a_builder_without_merge_gets_a_clear_error() {
+    let mut fake = Fake::new(SPEC, false);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert_eq!(fake.returns.len(), 1);
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(
+        err.message.contains("containerd image store"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("AISHELL_MERGE=stack"),
+        "{}",
+        err.message
+    );
+    assert_eq!(fake.solves.len(), 1, "nothing but the spec is solved");
+}
+
+#[tokio::test]
+async fn stack_mode_builds_without_merge_and_warns() {
+    let mut fake = Fake::new(SPEC, false);
+    run(&mut fake, env(&["build-arg:AISHELL_MERGE=stack"]))
+        .await
+        .unwrap();
+    assert!(
+        fake.returns[0].error.is_none(),
+        "{:?}",
+        fake.returns[0].error
+    );
+    let def = fake.solves[1].definition.clone().unwrap();
+    validate(&def).unwrap();
+    assert!(
+        ops(&def)
+            .iter()
+            .all(|o| !matches!(o.op, Some(pb::op::Op::Merge(_)) | Some(pb::op::Op::Diff(_))))
+    );
+    assert_eq!(fake.warnings.len(), 1);
+    assert!(fake.warnings[0].contains("stack"));
+}
+
+#[tokio::test]
+async fn spec_errors_come_back_with_positions_all_at_once() {
+    let bad =
+        "version: 1\nfoundation:\n  form: x\nharness:\n  binaries:\n    t: {url: http://x/t}\n";
+    let mut fake = Fake::new(bad, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert_eq!(fake.returns.len(), 1);
+    let err = fake.returns[0].error.as_ref().unwrap();
+    assert_eq!(err.code, 3);
+    assert!(
+        err.message
+            .contains("image.yaml:3:3: error: foundation.form: unknown key `form`"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("did you mean `from`"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("no checksum"), "{}", err.message);
+    assert!(
+        err.message.contains("foundation.from: is required"),
+        "{}",
+        err.message
+    );
+    assert!(!err.details.is_empty());
+    assert_eq!(
+        err.details[0].type_url,
+        "github.com/moby/buildkit/errdefs.Source+json"
+    );
+    let detail: Value = serde_json::from_slice(&err.details[0].value).unwrap();
+    assert_eq!(detail["info"]["filename"], json!("image.yaml"));
+    assert!(detail["ranges"][0]["start"]["line"].as_i64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn unsupported_subrequests_are_unimplemented() {
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&["requestid=frontend.unknown"]))
+        .await
+        .unwrap();
+    let err = fake.returns[0].error.as_ref().unwrap();
+    assert_eq!(err.code, 12);
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.type_url.ends_with("errdefs.Subrequest+json"))
+    );
+}
+
+#[tokio::test]
+async fn two_platforms_give_a_refs_map_with_platform_metadata() {
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&["platform=linux/amd64,linux/arm64"]))
+        .await
+        .unwrap();
+    let result = fake.returns[0].result.as_ref().unwrap();
+    let Some(gw::result::Result::Refs(m)) = &result.result else {
+        panic!("no refs map")
+    };
+    assert_eq!(
+        m.refs.keys().collect::<Vec<_>>(),
+        vec!["linux/amd64", "linux/arm64"]
+    );
+    let platforms: Value = serde_json::from_slice(&result.metadata["refs.platforms"]).unwrap();
+    assert_eq!(platforms["Platforms"][1]["ID"], json!("linux/arm64"));
+    let cfg: Value =
+        serde_json::from_slice(&result.metadata["containerimage.config/linux/arm64"]).unwrap();
+    assert_eq!(cfg["architecture"], json!("arm64"));
+}
