@@ -1,0 +1,167 @@
+//! End to end on an engine with MergeOp/DiffOp (Docker with the containerd image store):
+//! the three parts are independent layers, a harness bump changes one layer only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aishell_e2e::{FileServer, Project, busybox_image, engine, sha256, tar_gz};
+
+fn spec(url: &str, sum: &str) -> String {
+    format!(
+        "version: 1
+args:
+  TOOL_URL: {url}
+foundation:
+  from: {base}
+  run:
+    - echo foundation > /foundation.txt
+extension:
+  run:
+    - echo extension > /extension.txt
+harness:
+  binaries:
+    hello:
+      url: ${{TOOL_URL}}
+      sha256: \"{sum}\"
+      extract: hello
+image:
+  env: {{GREETING: hi}}
+  cmd: [/tools/bin/hello]
+",
+        base = busybox_image()
+    )
+}
+
+fn tool(version: &str) -> Vec<u8> {
+    tar_gz("hello", &format!("#!/bin/sh\necho hello {version}\n"))
+}
+
+#[test]
+fn three_parts_merge_and_a_harness_bump_changes_only_its_layer() {
+    let Some(docker) = engine() else { return };
+    let server = FileServer::start();
+    let project = Project::new();
+
+    let v1 = tool("1.0.0");
+    let url1 = server.put("hello-1.0.0.tar.gz", v1.clone());
+    project.spec(&spec(&url1, &sha256(&v1)));
+    let first = docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/merge:v1",
+        &[],
+    );
+    assert!(
+        first.stderr.contains("[harness] hello -> /tools/bin/hello"),
+        "readable vertex names:\n{}",
+        first.stderr
+    );
+
+    let out = docker.sh(
+        "aishell-e2e/merge:v1",
+        "cat /foundation.txt /extension.txt; hello; echo $GREETING",
+    );
+    assert_eq!(out, "foundation\nextension\nhello 1.0.0\nhi\n");
+    let env = docker.env("aishell-e2e/merge:v1");
+    assert!(
+        env["PATH"].starts_with("/tools/npm/bin:/tools/bin:"),
+        "{}",
+        env["PATH"]
+    );
+    let labels = &docker.config("aishell-e2e/merge:v1")["Labels"];
+    assert_eq!(labels["dev.aishell.harness.hello"], "1.0.0");
+    let layers1 = docker.layers("aishell-e2e/merge:v1");
+    // busybox, foundation run, extension, hello
+    assert_eq!(layers1.len(), 4, "{layers1:?}");
+    // The tool layer holds the tool and nothing of the foundation.
+    let files = docker.sh("aishell-e2e/merge:v1", "ls /tools/bin");
+    assert_eq!(files, "hello\n");
+
+    // Bump the tool: new URL, new checksum.
+    let v2 = tool("1.1.0");
+    let url2 = server.put("hello-1.1.0.tar.gz", v2.clone());
+    project.spec(&spec(&url2, &sha256(&v2)));
+    let second = docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/merge:v2",
+        &[],
+    );
+    assert_eq!(docker.sh("aishell-e2e/merge:v2", "hello"), "hello 1.1.0\n");
+    let layers2 = docker.layers("aishell-e2e/merge:v2");
+    assert_eq!(layers2.len(), layers1.len());
+    assert_eq!(
+        layers1[..3],
+        layers2[..3],
+        "foundation and extension layers must keep their diffIDs"
+    );
+    assert_ne!(layers1[3], layers2[3], "the tool layer must change");
+    // The extension step was not run again: buildx reports it as cached.
+    let ext_line = second
+        .stderr
+        .lines()
+        .find(|l| l.contains("[extension] run echo extension"))
+        .expect("the extension vertex appears in progress");
+    let vertex = ext_line.split_whitespace().next().unwrap();
+    assert!(
+        second
+            .stderr
+            .lines()
+            .any(|l| l.trim() == format!("{vertex} CACHED")),
+        "extension not cached:\n{}",
+        second.stderr
+    );
+    assert_eq!(server.hits("hello-1.0.0.tar.gz"), 1, "v1 downloaded once");
+    docker.rmi(&["aishell-e2e/merge:v1", "aishell-e2e/merge:v2"]);
+}
+
+#[test]
+fn a_wrong_checksum_fails_the_build_clearly() {
+    let Some(docker) = engine() else { return };
+    let server = FileServer::start();
+    let project = Project::new();
+    let data = tool("6.6.6");
+    let url = server.put("hello-6.6.6.tar.gz", data);
+    project.spec(&spec(&url, &sha256(b"something else")));
+    let r = docker.build(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/badsum",
+        &[],
+    );
+    assert!(!r.ok, "a checksum mismatch must fail the build");
+    let lower = r.stderr.to_lowercase();
+    assert!(
+        lower.contains("digest mismatch") || lower.contains("checksum"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("[harness] download hello"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn spec_errors_point_at_lines_in_buildx_output() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    project.spec("version: 1\nfoundation:\n  form: busybox\n");
+    let r = docker.build(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/badspec",
+        &[],
+    );
+    assert!(!r.ok);
+    assert!(
+        r.stderr
+            .contains("image.yaml:4:3: error: foundation.form: unknown key `form`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("foundation.from: is required"),
+        "{}",
+        r.stderr
+    );
+}
