@@ -6,6 +6,7 @@
 # is never modified — Debian packages of other suites are fetched with a *private* apt
 # state (own sources list, lists and cache folders) and unpacked with `dpkg -x`.
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 AISHELL_REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 AISHELL_ENGINE_HOME=${AISHELL_ENGINE_HOME:-$HOME/.cache/aishell-engine}
 : "${LOG_TAG:=aishell}"
