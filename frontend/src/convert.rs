@@ -457,6 +457,42 @@ fn canonical_tools(spec: &ResolvedSpec) -> (Vec<&NpmTool>, Vec<&BinaryTool>) {
     (npm, bins)
 }
 
+fn context<'a>(input: &'a Input<'a>) -> Ctx<'a> {
+    let platform = input.spec.platform.clone();
+    let epoch = input.options.source_date_epoch();
+    Ctx {
+        input,
+        pb_platform: llb_graph::platform(&platform.os, &platform.arch, platform.variant.as_deref()),
+        platform,
+        epoch,
+        created: epoch.map(rfc3339),
+        history: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+/// The foundation part alone: its state and image config. The extension Dockerfile is
+/// built on exactly this state (same vertex digests), which is what lets
+/// `Diff(foundation, extension)` reuse the extension's layer blobs.
+///
+/// Errors: as [`convert`].
+pub fn foundation(input: &Input<'_>) -> Result<(State, ImageConfig), ConvertError> {
+    let mut cx = context(input);
+    let (st, config, _) = build_foundation(&mut cx)?;
+    Ok((st, config))
+}
+
+/// The foundation's state, config and base image, recording its history in `cx`.
+fn build_foundation(cx: &mut Ctx<'_>) -> Result<(State, ImageConfig, ImageInfo), ConvertError> {
+    let spec = &cx.input.spec.spec;
+    let base = cx.image(&spec.foundation.from.value)?.clone();
+    let mut config = ImageConfig::from_base(base.config.clone());
+    config.set_platform(&cx.platform);
+    let from = cx.image_source(&base, "foundation", spec.foundation.from.span);
+    let st = cx.steps(from, &spec.foundation.steps, "foundation", &mut config)?;
+    Ok((st, config, base))
+}
+
 /// Converts one platform's resolved spec.
 ///
 /// Errors: [`ConvertError::NoMergeOp`] when the builder cannot merge and stacking was
@@ -467,25 +503,12 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     if mode == MergeMode::Merge && !input.caps.merge_diff {
         return Err(ConvertError::NoMergeOp);
     }
-    let platform = input.spec.platform.clone();
-    let epoch = input.options.source_date_epoch();
-    let mut cx = Ctx {
-        input,
-        pb_platform: llb_graph::platform(&platform.os, &platform.arch, platform.variant.as_deref()),
-        platform: platform.clone(),
-        epoch,
-        created: epoch.map(rfc3339),
-        history: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut cx = context(input);
+    let platform = cx.platform.clone();
     let prefix = spec.harness.prefix.value.clone();
 
     // Foundation.
-    let base = cx.image(&spec.foundation.from.value)?.clone();
-    let mut config = ImageConfig::from_base(base.config.clone());
-    config.set_platform(&platform);
-    let from = cx.image_source(&base, "foundation", spec.foundation.from.span);
-    let foundation = cx.steps(from, &spec.foundation.steps, "foundation", &mut config)?;
+    let (foundation, mut config, base) = build_foundation(&mut cx)?;
     let foundation_config = config.clone();
     let foundation_history = std::mem::take(&mut cx.history);
 

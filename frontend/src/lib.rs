@@ -8,11 +8,13 @@
 pub mod cli;
 pub mod convert;
 pub mod diag;
+pub mod extension;
 pub mod gateway;
 pub mod image_config;
 pub mod options;
 pub mod platform;
 pub mod reference;
+pub mod render;
 pub mod run;
 pub mod spec;
 pub mod yaml;

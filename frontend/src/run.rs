@@ -4,17 +4,19 @@
 //! an error in `Return`, so the user sees it in `docker buildx build` output, with spec
 //! positions attached as BuildKit source details where we have them.
 
-use crate::convert::{self, Caps, ConvertError, ImageInfo};
+use crate::convert::{self, Caps, ConvertError, DockerfileExtension, ImageInfo};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::extension;
 use crate::gateway::Bridge;
 use crate::options::Options;
 use crate::platform::Platform;
-use crate::spec::{self, CopySource, Extension, ResolvedSpec, Spec};
+use crate::spec::{self, CopySource, Extension, ResolvedSpec, Spanned, Spec};
 use crate::yaml::Span;
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, protobuf, rpc};
 use base64::Engine as _;
 use llb_graph::{Meta, Source, SourceFile, State, marshal};
+use prost::Message;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -37,6 +39,9 @@ pub struct Failure {
     pub diagnostics: Option<Diagnostics>,
     /// Set for an unsupported subrequest (`--call`), so clients treat it as such.
     pub subrequest: Option<String>,
+    /// Details of a daemon error we pass on (e.g. the Dockerfile excerpt of a failing
+    /// step of the extension), so the client can print them.
+    pub details: Vec<protobuf::Any>,
 }
 
 impl Failure {
@@ -46,6 +51,7 @@ impl Failure {
             message: message.into(),
             diagnostics: None,
             subrequest: None,
+            details: Vec::new(),
         }
     }
 
@@ -61,11 +67,25 @@ impl Failure {
             message: format!("{head}:\n{d}"),
             diagnostics: Some(d),
             subrequest: None,
+            details: Vec::new(),
         }
     }
 
+    /// One spec error at `span`, with the spec excerpt attached.
+    fn at(file: &str, span: Span, path: &str, message: impl Into<String>) -> Self {
+        let mut d = Diagnostics::new(file);
+        d.push(Diagnostic::error(span, path, message));
+        Failure::diags(d)
+    }
+
     fn gateway(what: &str, s: &tonic::Status) -> Self {
-        Failure::new(s.code() as i32, format!("{what}: {}", s.message()))
+        let mut f = Failure::new(s.code() as i32, format!("{what}: {}", s.message()));
+        // The daemon's own details (source excerpts, vertex info) travel in the status
+        // details as an encoded google.rpc.Status.
+        if let Ok(st) = rpc::Status::decode(s.details()) {
+            f.details = st.details;
+        }
+        f
     }
 }
 
@@ -126,6 +146,7 @@ pub fn failure_status(f: &Failure, spec: Option<&SpecFile>) -> rpc::Status {
             }
         }
     }
+    details.extend(f.details.iter().cloned());
     if let Some(name) = &f.subrequest {
         details.push(protobuf::Any {
             type_url: "github.com/moby/buildkit/errdefs.Subrequest+json".into(),
@@ -148,19 +169,24 @@ pub fn enabled_caps(pong: &gw::PongResponse) -> BTreeMap<String, bool> {
         .collect()
 }
 
+/// `--cache-from` as solve entries: the daemon does not apply it to a frontend's own
+/// solves, so every solve carries it.
+fn cache_imports(opts: &Options) -> Vec<gw::CacheOptionsEntry> {
+    opts.cache_imports
+        .iter()
+        .map(|(t, a)| gw::CacheOptionsEntry {
+            r#type: t.clone(),
+            attrs: a.clone(),
+        })
+        .collect()
+}
+
 fn solve_request(def: pb::Definition, opts: &Options) -> gw::SolveRequest {
     gw::SolveRequest {
         definition: Some(def),
         allow_result_return: true,
         allow_result_array_ref: true,
-        cache_imports: opts
-            .cache_imports
-            .iter()
-            .map(|(t, a)| gw::CacheOptionsEntry {
-                r#type: t.clone(),
-                attrs: a.clone(),
-            })
-            .collect(),
+        cache_imports: cache_imports(opts),
         ..Default::default()
     }
 }
@@ -385,6 +411,88 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
     }
 }
 
+fn convert_failure(e: ConvertError) -> Failure {
+    match e {
+        ConvertError::NoMergeOp => {
+            Failure::new(code::FAILED_PRECONDITION, convert::NO_MERGE_MESSAGE)
+        }
+        ConvertError::Invalid(m, _) => Failure::new(code::INVALID_ARGUMENT, m),
+    }
+}
+
+/// Builds the extension Dockerfile with BuildKit's Dockerfile frontend on our foundation.
+async fn dockerfile_extension<B: Bridge>(
+    b: &mut B,
+    opts: &Options,
+    file: &SpecFile,
+    input: &convert::Input<'_>,
+    path: &Spanned<String>,
+) -> Result<DockerfileExtension, Failure> {
+    let (foundation, foundation_config) =
+        guarded(|| convert::foundation(input).map_err(convert_failure))?;
+    let dockerfile = extension::dockerfile_path(&opts.filename, &path.value);
+    let platform = input.spec.platform.to_string();
+    let req = gw::SolveRequest {
+        frontend: "dockerfile.v0".into(),
+        frontend_opt: extension::nested_options(
+            &opts.raw,
+            &opts.build_args,
+            &dockerfile,
+            &platform,
+            &foundation_config.to_bytes(),
+        ),
+        frontend_inputs: BTreeMap::from([(
+            extension::FOUNDATION_INPUT.to_string(),
+            marshal(&foundation, &[]),
+        )]),
+        allow_result_return: true,
+        allow_result_array_ref: true,
+        cache_imports: cache_imports(opts),
+        ..Default::default()
+    };
+    let resp = b
+        .solve(req)
+        .await
+        .map_err(|s| Failure::gateway(&format!("extension Dockerfile {dockerfile}"), &s))?;
+    let result = resp.result.unwrap_or_default();
+    let (r, config) = match result.result {
+        Some(gw::result::Result::Ref(r)) => (r, result.metadata.get("containerimage.config")),
+        Some(gw::result::Result::Refs(mut m)) => {
+            let r = m.refs.remove(&platform).unwrap_or_default();
+            let cfg = result
+                .metadata
+                .get(&format!("containerimage.config/{platform}"))
+                .or_else(|| result.metadata.get("containerimage.config"));
+            (r, cfg)
+        }
+        _ => (gw::Ref::default(), None),
+    };
+    let Some(def) = r.def else {
+        return Err(Failure::at(
+            &file.filename,
+            path.span,
+            "extension.dockerfile",
+            format!("the Dockerfile frontend returned no result for {dockerfile}"),
+        ));
+    };
+    let fd = foundation.digest().unwrap_or_default();
+    if !extension::built_on(&def, fd) {
+        return Err(Failure::at(
+            &file.filename,
+            path.span,
+            "extension.dockerfile",
+            format!(
+                "the final stage of {dockerfile} is not built on the foundation; start it with `FROM aishell:base` (or `FROM aishell:foundation`) so the extension can be diffed against the foundation and merged"
+            ),
+        ));
+    }
+    let state = extension::result_state(&def).map_err(|m| Failure::new(code::INTERNAL, m))?;
+    let config = config
+        .and_then(|c| serde_json::from_slice(c).ok())
+        .unwrap_or_else(|| json!({}));
+    Ok(DockerfileExtension { state, config })
+}
+
 /// Builds the result for the options in `env`, or the failure to report.
 pub async fn build<B: Bridge>(
     b: &mut B,
@@ -436,13 +544,7 @@ pub async fn build<B: Bridge>(
             .map_err(Failure::diags)
         })?;
         let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
-        if matches!(parsed.extension, Some(Extension::Dockerfile { .. })) {
-            return Err(Failure::new(
-                code::UNIMPLEMENTED,
-                "extension.dockerfile is not implemented yet; use inline extension steps",
-            ));
-        }
-        let input = convert::Input {
+        let mut input = convert::Input {
             spec: &resolved,
             options: &opts,
             caps: Caps { merge_diff },
@@ -451,14 +553,11 @@ pub async fn build<B: Bridge>(
             dockerfile_extension: None,
             show_platform: platforms.len() > 1,
         };
-        let conv = guarded(|| {
-            convert::convert(&input).map_err(|e| match e {
-                ConvertError::NoMergeOp => {
-                    Failure::new(code::FAILED_PRECONDITION, convert::NO_MERGE_MESSAGE)
-                }
-                ConvertError::Invalid(m, _) => Failure::new(code::INVALID_ARGUMENT, m),
-            })
-        })?;
+        if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
+            input.dockerfile_extension =
+                Some(dockerfile_extension(b, &opts, &file, &input, path).await?);
+        }
+        let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
         if !warned {
             for w in &conv.warnings {
                 warn(b, &file, w).await;

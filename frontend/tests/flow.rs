@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 #[derive(Default)]
 struct Fake {
     spec: Vec<u8>,
+    /// How the fake Dockerfile frontend builds: on the foundation input, or from elsewhere.
+    dockerfile_on_foundation: bool,
     merge_enabled: bool,
     solves: Vec<gw::SolveRequest>,
     returns: Vec<gw::ReturnRequest>,
@@ -47,6 +49,35 @@ impl Bridge for Fake {
     }
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
         let n = self.solves.len();
+        if req.frontend == "dockerfile.v0" {
+            // Play BuildKit's Dockerfile frontend: one RUN on the named context (or not).
+            let input = &req.frontend_inputs["aishell-foundation"];
+            let base = if self.dockerfile_on_foundation {
+                llb_graph::State::from_definition(input).unwrap()
+            } else {
+                llb_graph::Source::image("docker.io/library/debian:13")
+                    .build(llb_graph::Meta::default())
+            };
+            let st = llb_graph::Exec::new(base, ["/bin/sh", "-c", "echo ext"])
+                .build(llb_graph::Meta::named("RUN echo ext"));
+            let def = llb_graph::marshal(&st, &[]);
+            let cfg = json!({"config": {"Env": ["PATH=/usr/bin:/bin", "JAVA_HOME=/opt/java"], "WorkingDir": "/work"}});
+            self.solves.push(req);
+            return Ok(gw::SolveResponse {
+                result: Some(gw::Result {
+                    result: Some(gw::result::Result::Ref(gw::Ref {
+                        id: format!("ref-{n}"),
+                        def: Some(def),
+                    })),
+                    metadata: BTreeMap::from([(
+                        "containerimage.config".to_string(),
+                        serde_json::to_vec(&cfg).unwrap(),
+                    )]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
         self.solves.push(req);
         Ok(gw::SolveResponse {
             result: Some(gw::Result {
@@ -343,4 +374,77 @@ async fn two_platforms_give_a_refs_map_with_platform_metadata() {
     let cfg: Value =
         serde_json::from_slice(&result.metadata["containerimage.config/linux/arm64"]).unwrap();
     assert_eq!(cfg["architecture"], json!("arm64"));
+}
+
+const DOCKERFILE_SPEC: &str = "version: 1
+foundation:
+  from: aishell-test/busybox:1
+  env: {LANG: C.UTF-8}
+extension:
+  dockerfile: Dockerfile
+harness:
+  binaries:
+    hello: {url: http://127.0.0.1:9/h, sha256: \"0000000000000000000000000000000000000000000000000000000000000001\"}
+";
+
+#[tokio::test]
+async fn extension_dockerfiles_are_built_by_the_dockerfile_frontend_on_the_foundation() {
+    let mut fake = Fake::new(DOCKERFILE_SPEC, true);
+    fake.dockerfile_on_foundation = true;
+    run(
+        &mut fake,
+        env(&["build-arg:JDK=21", "build-arg:AISHELL_MERGE=merge"]),
+    )
+    .await
+    .unwrap();
+    let ret = &fake.returns[0];
+    assert!(ret.error.is_none(), "{:?}", ret.error);
+    let nested = fake
+        .solves
+        .iter()
+        .find(|s| s.frontend == "dockerfile.v0")
+        .expect("a nested Dockerfile build");
+    assert_eq!(nested.frontend_opt["filename"], "Dockerfile");
+    assert_eq!(
+        nested.frontend_opt["context:aishell:base"],
+        "input:aishell-foundation"
+    );
+    assert_eq!(nested.frontend_opt["build-arg:JDK"], "21");
+    assert!(nested.definition.is_none());
+    // The foundation passed in is the foundation merged below: same digest.
+    let foundation_input = &nested.frontend_inputs["aishell-foundation"];
+    let fdigest = llb_graph::State::from_definition(foundation_input)
+        .unwrap()
+        .digest()
+        .unwrap()
+        .to_string();
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    validate(&def).unwrap();
+    let ops = ops(&def);
+    let top = &ops[ops.len() - 2];
+    assert!(matches!(top.op, Some(pb::op::Op::Merge(_))));
+    assert_eq!(top.inputs[0].digest, fdigest);
+    let config: Value =
+        serde_json::from_slice(&ret.result.as_ref().unwrap().metadata["containerimage.config"])
+            .unwrap();
+    let env: Vec<&str> = config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"JAVA_HOME=/opt/java"), "{env:?}");
+    assert!(env.contains(&"LANG=C.UTF-8"), "{env:?}");
+    assert_eq!(config["config"]["WorkingDir"], json!("/work"));
+}
+
+#[tokio::test]
+async fn an_extension_dockerfile_not_built_on_the_foundation_is_an_error() {
+    let mut fake = Fake::new(DOCKERFILE_SPEC, true);
+    fake.dockerfile_on_foundation = false;
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(err.message.contains("image.yaml:6:15"), "{}", err.message);
+    assert!(err.message.contains("FROM aishell:base"), "{}", err.message);
+    assert!(!err.details.is_empty(), "the spec excerpt is attached");
 }
