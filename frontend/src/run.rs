@@ -36,7 +36,7 @@ pub struct Failure {
     /// One-paragraph message (the CLI prints it after "failed to solve:").
     pub message: String,
     /// Spec problems with positions, if any.
-    pub diagnostics: Option<Diagnostics>,
+    pub diagnostics: Option<Box<Diagnostics>>,
     /// Set for an unsupported subrequest (`--call`), so clients treat it as such.
     pub subrequest: Option<String>,
     /// Details of a daemon error we pass on (e.g. the Dockerfile excerpt of a failing
@@ -65,7 +65,7 @@ impl Failure {
         Failure {
             code: code::INVALID_ARGUMENT,
             message: format!("{head}:\n{d}"),
-            diagnostics: Some(d),
+            diagnostics: Some(Box::new(d)),
             subrequest: None,
             details: Vec::new(),
         }
