@@ -48,6 +48,9 @@ pub struct Diagnostic {
     pub message: String,
     /// An optional suggestion for the fix.
     pub hint: Option<String>,
+    /// The check that produced a warning (`FoundationNotPinned`), see [`crate::lint`];
+    /// stable, so users and tools can match on it.
+    pub rule: Option<&'static str>,
 }
 
 impl Diagnostic {
@@ -59,6 +62,7 @@ impl Diagnostic {
             path: path.into(),
             message: message.into(),
             hint: None,
+            rule: None,
         }
     }
 
@@ -76,14 +80,24 @@ impl Diagnostic {
         self
     }
 
-    /// `line:col: severity: path: message` without the file name.
+    /// Names the check that produced this diagnostic (builder style).
+    pub fn with_rule(mut self, rule: &'static str) -> Self {
+        self.rule = Some(rule);
+        self
+    }
+
+    /// `file:line:col: severity[Rule]: path: message`.
     pub fn render(&self, file: &str) -> String {
         let mut out = String::new();
         out.push_str(file);
         if let Some(span) = self.span {
             out.push_str(&format!(":{}:{}", span.start.line, span.start.col));
         }
-        out.push_str(&format!(": {}: ", self.severity));
+        out.push_str(&format!(": {}", self.severity));
+        if let Some(rule) = self.rule {
+            out.push_str(&format!("[{rule}]"));
+        }
+        out.push_str(": ");
         if !self.path.is_empty() {
             out.push_str(&self.path);
             out.push_str(": ");

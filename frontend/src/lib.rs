@@ -11,6 +11,7 @@ pub mod diag;
 pub mod extension;
 pub mod gateway;
 pub mod image_config;
+pub mod lint;
 pub mod options;
 pub mod platform;
 pub mod reference;
