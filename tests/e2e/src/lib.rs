@@ -354,3 +354,17 @@ pub fn tar_gz(name: &str, script: &str) -> Vec<u8> {
     builder.append_data(&mut header, name, data).unwrap();
     builder.into_inner().unwrap().finish().unwrap()
 }
+
+/// In `--progress=plain` output: whether the vertex whose name contains `name_part` was
+/// reported `CACHED` (`None` when no such vertex appears).
+pub fn vertex_cached(progress: &str, name_part: &str) -> Option<bool> {
+    let line = progress
+        .lines()
+        .find(|l| l.starts_with('#') && l.contains(name_part))?;
+    let vertex = line.split_whitespace().next()?;
+    Some(
+        progress
+            .lines()
+            .any(|l| l.trim() == format!("{vertex} CACHED")),
+    )
+}

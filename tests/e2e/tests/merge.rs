@@ -2,7 +2,7 @@
 //! the three parts are independent layers, a harness bump changes one layer only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_e2e::{FileServer, Project, busybox_image, engine, sha256, tar_gz};
+use aishell_e2e::{FileServer, Project, busybox_image, engine, sha256, tar_gz, vertex_cached};
 
 fn spec(url: &str, sum: &str) -> String {
     format!(
@@ -165,6 +165,125 @@ fn spec_errors_point_at_lines_in_buildx_output() {
     assert!(
         r.stderr.contains("foundation.from: is required"),
         "{}",
+        r.stderr
+    );
+}
+
+fn dockerfile_spec(url: &str, sum: &str) -> String {
+    format!(
+        "version: 1
+foundation:
+  from: {base}
+  env: {{LANG: C.UTF-8}}
+extension:
+  dockerfile: Dockerfile
+harness:
+  binaries:
+    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
+",
+        base = busybox_image()
+    )
+}
+
+const EXTENSION_DOCKERFILE: &str = "FROM aishell:foundation AS builder
+RUN echo built > /artifact
+
+FROM aishell:base
+COPY --from=builder /artifact /opt/artifact
+COPY data/info.txt /opt/info.txt
+ARG GREETING=hello
+RUN echo \"$GREETING\" > /opt/greeting && echo \"$LANG\" > /opt/lang
+ENV JAVA_HOME=/opt/java
+WORKDIR /work
+";
+
+#[test]
+fn an_unchanged_extension_dockerfile_is_merged_and_survives_a_harness_bump() {
+    let Some(docker) = engine() else { return };
+    let server = FileServer::start();
+    let project = Project::new();
+    project.write(".aishell/Dockerfile", EXTENSION_DOCKERFILE);
+    project.write("data/info.txt", "from the build context\n");
+    let v1 = tool("2.0.0");
+    let url1 = server.put("hello-2.0.0.tar.gz", v1.clone());
+    project.spec(&dockerfile_spec(&url1, &sha256(&v1)));
+    let args = ["--build-arg", "GREETING=hey"];
+    docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/dockerfile:v1",
+        &args,
+    );
+    let out = docker.sh(
+        "aishell-e2e/dockerfile:v1",
+        "cat /opt/artifact /opt/info.txt /opt/greeting /opt/lang; hello; pwd; echo $JAVA_HOME",
+    );
+    assert_eq!(
+        out,
+        "built\nfrom the build context\nhey\nC.UTF-8\nhello 2.0.0\n/work\n/opt/java\n"
+    );
+    let layers1 = docker.layers("aishell-e2e/dockerfile:v1");
+
+    let v2 = tool("2.1.0");
+    let url2 = server.put("hello-2.1.0.tar.gz", v2.clone());
+    project.spec(&dockerfile_spec(&url2, &sha256(&v2)));
+    let second = docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/dockerfile:v2",
+        &args,
+    );
+    assert_eq!(
+        docker.sh("aishell-e2e/dockerfile:v2", "hello"),
+        "hello 2.1.0\n"
+    );
+    let layers2 = docker.layers("aishell-e2e/dockerfile:v2");
+    let n = layers1.len();
+    assert_eq!(n, layers2.len());
+    assert!(
+        n >= 4,
+        "foundation, extension layers and the tool: {layers1:?}"
+    );
+    assert_eq!(
+        layers1[..n - 1],
+        layers2[..n - 1],
+        "foundation and extension layers keep their diffIDs"
+    );
+    assert_ne!(layers1[n - 1], layers2[n - 1]);
+    assert_eq!(
+        vertex_cached(&second.stderr, "RUN echo \"hey\" > /opt/greeting"),
+        Some(true),
+        "{}",
+        second.stderr
+    );
+    docker.rmi(&["aishell-e2e/dockerfile:v1", "aishell-e2e/dockerfile:v2"]);
+}
+
+#[test]
+fn an_extension_dockerfile_not_built_on_the_foundation_is_rejected() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    project.write(
+        ".aishell/Dockerfile",
+        &format!("FROM {}\nRUN echo x > /x\n", busybox_image()),
+    );
+    project.spec(&dockerfile_spec("http://127.0.0.1:9/x", &sha256(b"x")));
+    let r = docker.build(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/notonfoundation",
+        &[],
+    );
+    assert!(!r.ok);
+    assert!(
+        r.stderr.contains("not built on the foundation"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("FROM aishell:base"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("image.yaml:7"),
+        "points at the spec line:\n{}",
         r.stderr
     );
 }
