@@ -8,8 +8,10 @@
 pub mod cli;
 pub mod convert;
 pub mod diag;
+pub mod extension;
 pub mod gateway;
 pub mod image_config;
+pub mod lint;
 pub mod options;
 pub mod platform;
 pub mod reference;
