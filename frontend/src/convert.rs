@@ -81,6 +81,8 @@ pub struct Layer {
     pub description: String,
     /// The state that *is* the layer (a diff or a scratch-rooted tool tree).
     pub state: State,
+    /// Where the part or tool is written in the spec.
+    pub span: Span,
 }
 
 /// The graph and config for one platform.
@@ -94,6 +96,8 @@ pub struct Conversion {
     pub layers: Vec<Layer>,
     /// The foundation state (the extension Dockerfile builds on it).
     pub foundation: State,
+    /// The foundation plus the extension, as built (equal to `foundation` without one).
+    pub extension: State,
     /// Warnings for the user.
     pub warnings: Vec<String>,
 }
@@ -563,6 +567,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
         version: None,
         description: format!("{} + {} step(s)", base.reference, foundation_history.len()),
         state: foundation.clone(),
+        span: spec.foundation.span,
     }];
     if has_extension {
         layers.push(Layer {
@@ -579,6 +584,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     spec.extension_span(),
                 ),
             ),
+            span: spec.extension_span(),
         });
     }
     let mut tool_layers = Vec::new();
@@ -607,6 +613,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                         t.package.value, t.version.value
                     ),
                     state: layer,
+                    span: t.package.span,
                 });
             }
             for b in &bins {
@@ -620,6 +627,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     version: Some(version),
                     description: format!("{prefix}/bin/{} from {}", b.name.value, url_of(b)),
                     state: st,
+                    span: b.name.span,
                 });
             }
         }
@@ -749,6 +757,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
         config,
         layers,
         foundation,
+        extension,
         warnings: cx.warnings,
     })
 }

@@ -8,9 +8,11 @@ use crate::convert::{self, Caps, ConvertError, DockerfileExtension, ImageInfo};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::extension;
 use crate::gateway::Bridge;
+use crate::guards;
 use crate::options::Options;
+use crate::options::{MergeMode, Target};
 use crate::platform::Platform;
-use crate::spec::{self, CopySource, Extension, ResolvedSpec, Spanned, Spec};
+use crate::spec::{self, CopySource, Extension, Part, ResolvedSpec, Spanned, Spec};
 use crate::yaml::Span;
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, protobuf, rpc};
@@ -21,7 +23,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// gRPC status codes we use.
-mod code {
+pub(crate) mod code {
     pub const INVALID_ARGUMENT: i32 = 3;
     pub const FAILED_PRECONDITION: i32 = 9;
     pub const UNIMPLEMENTED: i32 = 12;
@@ -45,7 +47,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: i32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i32, message: impl Into<String>) -> Self {
         Failure {
             code,
             message: message.into(),
@@ -55,7 +57,7 @@ impl Failure {
         }
     }
 
-    fn diags(d: Diagnostics) -> Self {
+    pub(crate) fn diags(d: Diagnostics) -> Self {
         let n = d.errors().count();
         let head = if n == 1 {
             "the spec has an error".to_string()
@@ -200,7 +202,7 @@ fn ref_id(resp: &gw::SolveResponse) -> Option<String> {
 }
 
 /// Reads the spec through the client's `dockerfile` local.
-async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecFile, Failure> {
+pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecFile, Failure> {
     let session = opts
         .dockerfile_session_id
         .clone()
@@ -257,7 +259,7 @@ async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecFile, Fai
 }
 
 /// All image references the spec uses, normalised.
-fn referenced_images(spec: &ResolvedSpec) -> Result<Vec<(String, Span)>, Diagnostics> {
+pub(crate) fn referenced_images(spec: &ResolvedSpec) -> Result<Vec<(String, Span)>, Diagnostics> {
     let mut refs = vec![(
         spec.spec.foundation.from.value.clone(),
         spec.spec.foundation.from.span,
@@ -293,7 +295,7 @@ fn referenced_images(spec: &ResolvedSpec) -> Result<Vec<(String, Span)>, Diagnos
 
 /// The build context restricted to the paths the spec copies (so unrelated edits in the
 /// project never invalidate a copy step), or scratch when nothing is copied from it.
-fn context_state(spec: &Spec, opts: &Options) -> State {
+pub(crate) fn context_state(spec: &Spec, opts: &Options) -> State {
     let mut paths: Vec<String> = Vec::new();
     let mut steps = vec![&spec.foundation.steps];
     if let Some(Extension::Inline { steps: s, .. }) = &spec.extension {
@@ -394,7 +396,7 @@ async fn warn<B: Bridge>(b: &mut B, spec: &SpecFile, message: &str) {
 
 /// Runs the pure steps behind a panic guard: a bug must reach the user as an error
 /// message, not as a dead frontend.
-fn guarded<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => {
@@ -493,6 +495,93 @@ async fn dockerfile_extension<B: Bridge>(
     Ok(DockerfileExtension { state, config })
 }
 
+async fn solve_ref<B: Bridge>(
+    b: &mut B,
+    opts: &Options,
+    file: &SpecFile,
+    state: &State,
+) -> Result<String, Failure> {
+    let def = marshal(state, &[file.source_file()]);
+    let resp = b
+        .solve(solve_request(def, opts))
+        .await
+        .map_err(|s| Failure::gateway("solve failed", &s))?;
+    Ok(ref_id(&resp).unwrap_or_default())
+}
+
+/// Runs the merge guards (see [`guards`]) on the built layers of `conv`.
+async fn check_guards<B: Bridge>(
+    b: &mut B,
+    opts: &Options,
+    file: &SpecFile,
+    conv: &convert::Conversion,
+    prefix: &str,
+) -> Result<(), Failure> {
+    let fail = |s: tonic::Status| Failure::gateway("building a layer failed", &s);
+    let mut violations: Vec<(Span, guards::Violation)> = Vec::new();
+    let mut provided = Vec::new();
+    let mut spans = BTreeMap::new();
+    for layer in &conv.layers {
+        match layer.part {
+            Part::Harness if opts.target != Target::Extension => {
+                let r = solve_ref(b, opts, file, &layer.state).await?;
+                let outside = guards::outside_prefix(b, &r, prefix).await.map_err(fail)?;
+                if !outside.is_empty() {
+                    violations.push((
+                        layer.span,
+                        guards::Violation::Outside {
+                            tool: layer.name.clone(),
+                            paths: outside,
+                        },
+                    ));
+                }
+                provided.push((
+                    layer.name.clone(),
+                    guards::provided(b, &r, prefix).await.map_err(fail)?,
+                ));
+                spans.insert(layer.name.clone(), layer.span);
+            }
+            Part::Extension if opts.target != Target::Harness => {
+                let ext = solve_ref(b, opts, file, &conv.extension).await?;
+                let base = solve_ref(b, opts, file, &conv.foundation).await?;
+                let paths = guards::extension_under_prefix(b, &ext, &base, prefix)
+                    .await
+                    .map_err(fail)?;
+                if !paths.is_empty() {
+                    violations.push((
+                        layer.span,
+                        guards::Violation::ExtensionUnderPrefix { paths },
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    for v in guards::collisions(&provided) {
+        let span = match &v {
+            guards::Violation::Collision { tools, .. } => tools
+                .last()
+                .and_then(|t| spans.get(t).copied())
+                .unwrap_or_default(),
+            _ => Span::default(),
+        };
+        violations.push((span, v));
+    }
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let mut d = Diagnostics::new(&file.filename);
+    for (span, v) in violations {
+        d.push(Diagnostic::error(span, "", v.to_string()));
+    }
+    let mut f = Failure::diags(d);
+    f.code = code::FAILED_PRECONDITION;
+    f.message = f
+        .message
+        .replacen("the spec has", "the merge guards found", 1);
+    Err(f)
+}
+
 /// Builds the result for the options in `env`, or the failure to report.
 pub async fn build<B: Bridge>(
     b: &mut B,
@@ -500,21 +589,17 @@ pub async fn build<B: Bridge>(
     spec_out: &mut Option<SpecFile>,
 ) -> Result<gw::Result, Failure> {
     let opts = Options::from_env(env).map_err(|m| Failure::new(code::INVALID_ARGUMENT, m))?;
+    // `--call outline|targets|check`: answered from the spec alone, before anything that
+    // a build needs (caps, images, solves).
+    if let Some(req) = &opts.request_id {
+        return crate::subrequest::answer(b, &opts, req, spec_out).await;
+    }
     let pong = b
         .ping()
         .await
         .map_err(|s| Failure::gateway("the builder did not answer ping", &s))?;
     let caps = enabled_caps(&pong);
     let merge_diff = caps.get("mergeop") == Some(&true) && caps.get("diffop") == Some(&true);
-
-    if let Some(req) = &opts.request_id {
-        let mut f = Failure::new(
-            code::UNIMPLEMENTED,
-            format!("the subrequest {req} is not supported by aishell-frontend yet"),
-        );
-        f.subrequest = Some(req.clone());
-        return Err(f);
-    }
 
     let file = read_spec(b, &opts).await?;
     *spec_out = Some(file.clone());
@@ -558,6 +643,9 @@ pub async fn build<B: Bridge>(
                 Some(dockerfile_extension(b, &opts, &file, &input, path).await?);
         }
         let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
+        if opts.merge_mode == MergeMode::Merge && opts.target != Target::Foundation {
+            check_guards(b, &opts, &file, &conv, &resolved.spec.harness.prefix.value).await?;
+        }
         if !warned {
             for w in &conv.warnings {
                 warn(b, &file, w).await;

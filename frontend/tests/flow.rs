@@ -9,11 +9,18 @@ use llb_graph::{decode_op, validate};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// (text the ref's definition contains, directory, entries as (name, is dir)).
+type Listing = (&'static str, &'static str, Vec<(&'static str, bool)>);
+
 #[derive(Default)]
 struct Fake {
     spec: Vec<u8>,
     /// How the fake Dockerfile frontend builds: on the foundation input, or from elsewhere.
     dockerfile_on_foundation: bool,
+    /// Definitions of the refs handed out, to answer ReadDir.
+    defs: BTreeMap<String, pb::Definition>,
+    /// Directory listings: (text the ref's definition contains, dir) -> entries (name, is dir).
+    listings: Vec<Listing>,
     merge_enabled: bool,
     solves: Vec<gw::SolveRequest>,
     returns: Vec<gw::ReturnRequest>,
@@ -78,6 +85,9 @@ impl Bridge for Fake {
                 ..Default::default()
             });
         }
+        if let Some(def) = &req.definition {
+            self.defs.insert(format!("ref-{n}"), def.clone());
+        }
         self.solves.push(req);
         Ok(gw::SolveResponse {
             result: Some(gw::Result {
@@ -95,8 +105,32 @@ impl Bridge for Fake {
         assert_eq!(req.file_path, "image.yaml");
         Ok(self.spec.clone())
     }
-    async fn read_dir(&mut self, _req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
-        Ok(gw::ReadDirResponse::default())
+    async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
+        let def = self
+            .defs
+            .get(&req.r#ref)
+            .expect("read_dir on a ref we handed out");
+        let text = llb_graph::definition_to_json(def).to_string();
+        let found = self
+            .listings
+            .iter()
+            .find(|(needle, dir, _)| text.contains(needle) && *dir == req.dir_path);
+        match found {
+            Some((_, _, entries)) => Ok(gw::ReadDirResponse {
+                entries: entries
+                    .iter()
+                    .map(|(name, is_dir)| aishell_proto::fsutil::Stat {
+                        path: name.to_string(),
+                        mode: if *is_dir { (1 << 31) | 0o755 } else { 0o644 },
+                        ..Default::default()
+                    })
+                    .collect(),
+            }),
+            None => Err(tonic::Status::not_found(format!(
+                "{}: no such file or directory",
+                req.dir_path
+            ))),
+        }
     }
     async fn resolve_image_config(
         &mut self,
@@ -172,11 +206,12 @@ async fn builds_a_merge_of_three_parts_and_returns_once() {
     let Some(gw::result::Result::Ref(r)) = &result.result else {
         panic!("no ref")
     };
-    assert_eq!(r.id, "ref-1");
+    // Guards solve each layer on its own; the returned ref is the last solve, the image.
+    assert_eq!(r.id, format!("ref-{}", fake.solves.len() - 1));
     assert_eq!(fake.resolved, vec!["docker.io/aishell-test/busybox:1"]);
 
     // The solved graph: the top op is a merge of foundation, the extension diff and the tool.
-    let def = fake.solves[1].definition.clone().unwrap();
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
     validate(&def).unwrap();
     let ops = ops(&def);
     let top = &ops[ops.len() - 2];
@@ -447,4 +482,82 @@ async fn an_extension_dockerfile_not_built_on_the_foundation_is_an_error() {
     assert!(err.message.contains("image.yaml:6:15"), "{}", err.message);
     assert!(err.message.contains("FROM aishell:base"), "{}", err.message);
     assert!(!err.details.is_empty(), "the spec excerpt is attached");
+}
+
+#[tokio::test]
+async fn a_tool_writing_outside_the_prefix_fails_with_the_paths() {
+    let mut fake = Fake::new(SPEC, true);
+    fake.listings = vec![
+        (
+            "/tools/bin/hello",
+            "/",
+            vec![("tools", true), ("etc", true)],
+        ),
+        ("/tools/bin/hello", "/tools", vec![("bin", true)]),
+    ];
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(
+        err.message
+            .contains("harness tool hello writes outside the harness prefix: /etc"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("image.yaml:12:5:"),
+        "points at the tool: {}",
+        err.message
+    );
+    assert_eq!(err.code, 9);
+}
+
+#[tokio::test]
+async fn an_extension_writing_under_the_prefix_fails_with_the_paths() {
+    let mut fake = Fake::new(SPEC, true);
+    fake.listings = vec![("echo extension", "/tools", vec![("mine", false)])];
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(
+        err.message
+            .contains("the extension writes under the harness prefix: /tools/mine"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn two_tools_providing_the_same_file_fail() {
+    let spec = "version: 1
+foundation:
+  from: aishell-test/busybox:1
+harness:
+  npm:
+    a-tool: 1.0.0
+    b-tool: 2.0.0
+";
+    let mut fake = Fake::new(spec, true);
+    fake.listings = vec![
+        (
+            "a-tool@1.0.0",
+            "/tools/npm/bin",
+            vec![("x", false), ("a", false)],
+        ),
+        ("b-tool@2.0.0", "/tools/npm/bin", vec![("x", false)]),
+    ];
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(
+        err.message
+            .contains("harness tools a-tool and b-tool both provide /tools/npm/bin/x"),
+        "{}",
+        err.message
+    );
+    // Without the collision the same spec builds.
+    let mut ok = Fake::new(spec, true);
+    ok.listings = vec![
+        ("a-tool@1.0.0", "/tools/npm/bin", vec![("a", false)]),
+        ("b-tool@2.0.0", "/tools/npm/bin", vec![("b", false)]),
+    ];
+    run(&mut ok, env(&[])).await.unwrap();
+    assert!(ok.returns[0].error.is_none(), "{:?}", ok.returns[0].error);
 }
