@@ -1,0 +1,783 @@
+//! Subrequests: `docker buildx build --call outline|targets|check` and
+//! `frontend.subrequests.describe`.
+//!
+//! buildx sends `requestid=frontend.<name>` (`check` becomes `frontend.lint`). The answer is
+//! a result without refs whose metadata carries `result.json` (BuildKit's JSON formats, in
+//! Go's encoding: byte arrays as base64, zero values left out), `result.txt` (text for
+//! clients that cannot read the JSON) and `version`; for the check also
+//! `result.statuscode`, which buildx turns into its exit status. Nothing is built: outline,
+//! targets and check read the spec file and nothing else, describe not even that.
+//!
+//! An unknown request is answered with gRPC code 12 and an `errdefs.Subrequest` detail, so
+//! clients know it is unsupported rather than failed.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::gateway::Bridge;
+use crate::lint::{self, Skip};
+use crate::options::{Options, Target};
+use crate::run::code::{INVALID_ARGUMENT, UNIMPLEMENTED};
+use crate::run::{Failure, SpecFile};
+use crate::spec::{self, Extension, ResolvedSpec, Spec};
+use crate::yaml::{self, Span};
+use aishell_proto::gateway as gw;
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Lists the subrequests this frontend answers.
+pub const DESCRIBE: &str = "frontend.subrequests.describe";
+/// Build arguments and secrets of a target (`--call outline`).
+pub const OUTLINE: &str = "frontend.outline";
+/// The targets of the spec (`--call targets`).
+pub const TARGETS: &str = "frontend.targets";
+/// Warnings and errors of the spec (`--call check`).
+pub const LINT: &str = "frontend.lint";
+
+/// Version of every request's format; the same as BuildKit's, whose formats we produce.
+/// buildx prints `result.txt` instead of parsing `result.json` only when this is newer
+/// than what it knows.
+pub const VERSION: &str = "1.0.0";
+
+/// Answers the subrequest `name`: reads the spec when the request needs it (and stores it
+/// in `spec_out`, so a failure can show an excerpt), never solves anything else.
+///
+/// Errors: an unknown request (code 12 with an `errdefs.Subrequest` detail); a spec that
+/// cannot be read; for outline and targets, a spec that does not parse. The check reports
+/// spec errors inside its result instead.
+pub async fn answer<B: Bridge>(
+    b: &mut B,
+    opts: &Options,
+    name: &str,
+    spec_out: &mut Option<SpecFile>,
+) -> Result<gw::Result, Failure> {
+    if name == DESCRIBE {
+        return Ok(describe());
+    }
+    if ![OUTLINE, TARGETS, LINT].contains(&name) {
+        return Err(unsupported(name));
+    }
+    let file = crate::run::read_spec(b, opts).await?;
+    *spec_out = Some(file.clone());
+    crate::run::guarded(|| match name {
+        OUTLINE => outline(&file, opts),
+        TARGETS => targets(&file),
+        _ => Ok(check(&file, opts)),
+    })
+}
+
+/// The failure for a request this frontend does not know.
+pub fn unsupported(name: &str) -> Failure {
+    let mut f = Failure::new(
+        UNIMPLEMENTED,
+        format!(
+            "aishell-frontend does not support the subrequest {name}; supported: {}",
+            [DESCRIBE, OUTLINE, TARGETS, LINT].join(", ")
+        ),
+    );
+    f.subrequest = Some(name.to_string());
+    f
+}
+
+/// `frontend.subrequests.describe`: every request we answer.
+pub fn describe() -> gw::Result {
+    let named = |n: &str, d: &str| json!({"name": n, "description": d});
+    let request = |name: &str, description: &str, opts: Vec<Value>, meta: &[&str]| {
+        json!({
+            "name": name,
+            "version": VERSION,
+            "type": "rpc",
+            "description": description,
+            "opts": opts,
+            "inputs": [],
+            "metadata": meta.iter().map(|m| named(m, "")).collect::<Vec<_>>(),
+            "refs": [],
+        })
+    };
+    let all = vec![
+        request(
+            OUTLINE,
+            "Build arguments and secrets the selected target uses",
+            vec![named("target", "The target to describe (default: image)")],
+            &["result.json", "result.txt"],
+        ),
+        request(
+            TARGETS,
+            "Targets of the spec",
+            vec![],
+            &["result.json", "result.txt"],
+        ),
+        request(
+            LINT,
+            "Check the spec for likely mistakes (docs/checks.md)",
+            vec![],
+            &["result.json", "result.txt", "result.statuscode"],
+        ),
+        request(
+            DESCRIBE,
+            "Subrequests this frontend answers",
+            vec![],
+            &["result.json", "result.txt"],
+        ),
+    ];
+    let rows: Vec<Vec<String>> = std::iter::once(vec![
+        "NAME".to_string(),
+        "VERSION".into(),
+        "DESCRIPTION".into(),
+    ])
+    .chain(all.iter().map(|r| {
+        vec![
+            str_of(&r["name"])
+                .trim_start_matches("frontend.")
+                .to_string(),
+            str_of(&r["version"]).to_string(),
+            str_of(&r["description"]).to_string(),
+        ]
+    }))
+    .collect();
+    answer_with(&Value::Array(all), table(&rows, 1), None)
+}
+
+/// `frontend.outline`: the declared arguments the target uses (value, description taken
+/// from the comment above or after the argument, location) and the npm secret.
+///
+/// Errors: a spec that is not UTF-8 or does not parse.
+pub fn outline(file: &SpecFile, opts: &Options) -> Result<gw::Result, Failure> {
+    let (text, spec) = parse(file)?;
+    let target = opts.target;
+    let used = lint::args_in_use(&scoped(&spec, target));
+    // Values as the build would see them: defaults expanded, `--build-arg` applied. A
+    // spec that does not resolve still gets an outline, with the values as written.
+    let values = resolve_first(&spec, file, opts)
+        .ok()
+        .map(|r| r.args)
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut seen = BTreeSet::new();
+    let mut args = Vec::new();
+    let mut rows = vec![vec![
+        "BUILD ARG".to_string(),
+        "VALUE".into(),
+        "DESCRIPTION".into(),
+    ]];
+    for a in &spec.args {
+        let name = &a.name.value;
+        if !used.contains(name) || !seen.insert(name.clone()) {
+            continue;
+        }
+        let value = values
+            .get(name)
+            .or_else(|| opts.build_args.get(name))
+            .unwrap_or(&a.default.value)
+            .clone();
+        let description = arg_comment(&lines, a);
+        let mut o = Map::new();
+        o.insert("name".into(), json!(name));
+        put_str(&mut o, "description", &description);
+        put_str(&mut o, "value", &value);
+        o.insert(
+            "location".into(),
+            location(Span {
+                start: a.name.span.start,
+                end: a.default.span.end.max(a.name.span.end),
+            }),
+        );
+        args.push(Value::Object(o));
+        rows.push(vec![name.clone(), value, description]);
+    }
+    let mut secrets = Vec::new();
+    if let Some(s) = &spec.harness.npm_secret
+        && matches!(target, Target::Harness | Target::Image)
+    {
+        // The secret is mounted (and must exist) only while npm tools are installed.
+        let required = !spec.harness.npm.is_empty();
+        let mut o = Map::new();
+        o.insert("name".into(), json!(s.value));
+        if required {
+            o.insert("required".into(), json!(true));
+        }
+        o.insert("location".into(), location(s.span));
+        secrets.push(Value::Object(o));
+    }
+
+    let description = target_description(&spec, target);
+    let mut out = Map::new();
+    out.insert("name".into(), json!(target.name()));
+    put_str(&mut out, "description", &description);
+    if !args.is_empty() {
+        out.insert("args".into(), Value::Array(args));
+    }
+    if !secrets.is_empty() {
+        out.insert("secrets".into(), Value::Array(secrets.clone()));
+    }
+    out.insert("sources".into(), json!([b64(&file.data)]));
+
+    let mut txt = table(
+        &[
+            vec!["TARGET:".into(), target.name().into()],
+            vec!["DESCRIPTION:".into(), description],
+        ],
+        1,
+    );
+    txt.push('\n');
+    if rows.len() > 1 {
+        txt.push_str(&table(&rows, 3));
+        txt.push('\n');
+    }
+    if !secrets.is_empty() {
+        let mut rows = vec![vec!["SECRET".to_string(), "REQUIRED".into()]];
+        for s in &secrets {
+            let req = if s.get("required").is_some() {
+                "true"
+            } else {
+                ""
+            };
+            rows.push(vec![str_of(&s["name"]).to_string(), req.to_string()]);
+        }
+        txt.push_str(&table(&rows, 3));
+        txt.push('\n');
+    }
+    Ok(answer_with(&Value::Object(out), txt, None))
+}
+
+/// `frontend.targets`: foundation, extension, harness and image (the default).
+///
+/// Errors: a spec that is not UTF-8 or does not parse.
+pub fn targets(file: &SpecFile) -> Result<gw::Result, Failure> {
+    let (text, spec) = parse(file)?;
+    let keys = top_level_keys(&text);
+    let mut list = Vec::new();
+    let mut rows = vec![vec!["TARGET".to_string(), "DESCRIPTION".into()]];
+    for t in Target::ALL {
+        let description = target_description(&spec, t);
+        let mut o = Map::new();
+        o.insert("name".into(), json!(t.name()));
+        if t == Target::Image {
+            o.insert("default".into(), json!(true));
+        }
+        put_str(&mut o, "description", &description);
+        let base = match t {
+            Target::Foundation => spec.foundation.from.value.clone(),
+            Target::Extension => "foundation".into(),
+            Target::Harness | Target::Image => String::new(),
+        };
+        put_str(&mut o, "base", &base);
+        // Each target points at its section; the image target has none when `image:` is
+        // left out, and then points at the foundation it starts from.
+        let key = match t {
+            Target::Image => keys.get("image").or_else(|| keys.get("foundation")),
+            other => keys.get(other.name()),
+        };
+        if let Some(span) = key {
+            o.insert("location".into(), location(*span));
+        }
+        list.push(Value::Object(o));
+        let label = if t == Target::Image {
+            format!("{} (default)", t.name())
+        } else {
+            t.name().to_string()
+        };
+        rows.push(vec![label, description]);
+    }
+    let out = json!({"targets": list, "sources": [b64(&file.data)]});
+    Ok(answer_with(&out, table(&rows, 1), None))
+}
+
+/// `frontend.lint` (`--call check`): every warning of [`lint::lint`] not skipped by a
+/// `# check=skip=` directive, and the spec's errors as the build error. Never fails:
+/// even a spec that cannot be read as text gets an answer with status 1.
+pub fn check(file: &SpecFile, opts: &Options) -> gw::Result {
+    let mut warnings: Vec<Diagnostic> = Vec::new();
+    let mut error: Option<(String, Option<Span>)> = None;
+    match parse(file) {
+        Err(f) => error = Some(failure_error(&f)),
+        Ok((text, spec)) => {
+            let mut first: Option<ResolvedSpec> = None;
+            for platform in opts.target_platforms() {
+                let resolved = spec::resolve(
+                    &spec,
+                    &file.filename,
+                    &opts.build_args,
+                    &platform,
+                    &opts.build_platform(),
+                )
+                .and_then(|r| images_ok(&r, &file.filename).map(|()| r));
+                match resolved {
+                    Ok(r) => {
+                        first.get_or_insert(r);
+                    }
+                    Err(d) => {
+                        // One platform's errors are enough: the others mostly repeat them.
+                        error = Some(failure_error(&Failure::diags(d)));
+                        break;
+                    }
+                }
+            }
+            let skip = Skip::from_text(&text);
+            warnings = lint::lint(&spec, first.as_ref())
+                .into_iter()
+                .filter(|d| !skip.skips(d))
+                .collect();
+        }
+    }
+
+    let b64data = b64(&file.data);
+    let mut source = Map::new();
+    put_str(&mut source, "filename", &file.filename);
+    put_str(&mut source, "data", &b64data);
+    source.insert("language".into(), json!("yaml"));
+    let list: Vec<Value> = warnings
+        .iter()
+        .map(|d| {
+            let mut o = Map::new();
+            let rule = d.rule.unwrap_or("Unknown");
+            o.insert("ruleName".into(), json!(rule));
+            put_str(
+                &mut o,
+                "description",
+                lint::rule(rule).map_or("", |r| r.description),
+            );
+            o.insert("detail".into(), json!(detail(d)));
+            // buildx reads the location of every warning, so each one has one.
+            o.insert("location".into(), location(d.span.unwrap_or_default()));
+            Value::Object(o)
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("warnings".into(), Value::Array(list));
+    out.insert("sources".into(), json!([source]));
+    if let Some((message, span)) = &error {
+        // Go always writes this location (it is not a pointer); without a span it has no
+        // ranges, and clients print the message alone.
+        let loc = span.map_or_else(|| json!({}), location);
+        out.insert(
+            "buildError".into(),
+            json!({"message": message, "location": loc}),
+        );
+    }
+
+    let txt = check_text(file, &warnings, error.as_ref());
+    let status = if warnings.is_empty() && error.is_none() {
+        "0"
+    } else {
+        "1"
+    };
+    answer_with(&Value::Object(out), txt, Some(status))
+}
+
+/// The text of a check result: a summary line, each warning with its excerpt, the error.
+fn check_text(
+    file: &SpecFile,
+    warnings: &[Diagnostic],
+    error: Option<&(String, Option<Span>)>,
+) -> String {
+    let data = String::from_utf8_lossy(&file.data);
+    let lines: Vec<&str> = data.lines().collect();
+    let mut txt = match warnings.len() {
+        0 if error.is_none() => "Check complete, no warnings found.\n".to_string(),
+        0 => String::new(),
+        1 => "Check complete, 1 warning has been found!\n".to_string(),
+        n => format!("Check complete, {n} warnings have been found!\n"),
+    };
+    for d in warnings {
+        txt.push_str(&format!(
+            "\nWARNING: {}\n{}\n",
+            d.rule.unwrap_or("Unknown"),
+            detail(d)
+        ));
+        if let Some(span) = d.span {
+            txt.push_str(&excerpt(&file.filename, &lines, span));
+        }
+    }
+    if let Some((message, span)) = error {
+        if !warnings.is_empty() {
+            txt.push('\n');
+        }
+        txt.push_str(&format!("ERROR: {message}\n"));
+        if let Some(span) = span {
+            txt.push_str(&excerpt(&file.filename, &lines, *span));
+        }
+    }
+    txt
+}
+
+/// What a warning says, key path first so it reads on its own.
+fn detail(d: &Diagnostic) -> String {
+    if d.path.is_empty() {
+        d.message.clone()
+    } else {
+        format!("{}: {}", d.path, d.message)
+    }
+}
+
+/// The message and first position of a failure, for `buildError`.
+fn failure_error(f: &Failure) -> (String, Option<Span>) {
+    let span = f
+        .diagnostics
+        .as_ref()
+        .and_then(|d| d.errors().find_map(|e| e.span));
+    (f.message.clone(), span)
+}
+
+/// Checks the image references of a resolved spec as the build does before resolving them.
+fn images_ok(r: &ResolvedSpec, file: &str) -> Result<(), Diagnostics> {
+    crate::run::referenced_images(r).map(|_| ()).map_err(|d| {
+        let mut named = Diagnostics::new(file);
+        named.extend(d);
+        named
+    })
+}
+
+/// The spec's text and model.
+fn parse(file: &SpecFile) -> Result<(String, Spec), Failure> {
+    let text = String::from_utf8(file.data.clone()).map_err(|_| {
+        Failure::new(
+            INVALID_ARGUMENT,
+            format!("{} is not UTF-8 text", file.filename),
+        )
+    })?;
+    let spec = spec::parse_spec(&file.filename, &text).map_err(Failure::diags)?;
+    Ok((text, spec))
+}
+
+/// The spec resolved for the first platform the build would target.
+fn resolve_first(
+    spec: &Spec,
+    file: &SpecFile,
+    opts: &Options,
+) -> Result<ResolvedSpec, Diagnostics> {
+    let platform = opts
+        .target_platforms()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| opts.build_platform());
+    spec::resolve(
+        spec,
+        &file.filename,
+        &opts.build_args,
+        &platform,
+        &opts.build_platform(),
+    )
+}
+
+/// The parts of `spec` that make up `target`'s result, everything else emptied, so the
+/// arguments it uses are the ones that matter for that target.
+fn scoped(spec: &Spec, target: Target) -> Spec {
+    let mut s = spec.clone();
+    let npm = !s.harness.npm.is_empty();
+    let keep_foundation = match target {
+        Target::Foundation | Target::Extension | Target::Image => true,
+        // npm tools are installed on the foundation; binaries need nothing but their URL.
+        Target::Harness => npm,
+    };
+    let keep_extension = matches!(target, Target::Extension | Target::Image);
+    let keep_harness = matches!(target, Target::Harness | Target::Image);
+    if !keep_foundation {
+        s.foundation.from.value.clear();
+        s.foundation.steps = Default::default();
+    }
+    if !keep_extension {
+        s.extension = None;
+    }
+    if !keep_harness {
+        s.harness.prefix.value.clear();
+        s.harness.npm.clear();
+        s.harness.binaries.clear();
+        s.harness.env.clear();
+        s.harness.npm_secret = None;
+    }
+    if target != Target::Image {
+        s.image = Default::default();
+    }
+    s
+}
+
+/// One line about what `target` builds from this spec.
+pub fn target_description(spec: &Spec, target: Target) -> String {
+    let h = &spec.harness;
+    let tools: Vec<&str> = h
+        .npm
+        .iter()
+        .map(|t| t.package.value.as_str())
+        .chain(h.binaries.iter().map(|b| b.name.value.as_str()))
+        .collect();
+    let tool_list = if tools.is_empty() {
+        "none".to_string()
+    } else {
+        tools.join(", ")
+    };
+    match target {
+        Target::Foundation => format!(
+            "The system image: {} with its apt packages, copies and commands",
+            spec.foundation.from.value
+        ),
+        Target::Extension => match &spec.extension {
+            Some(Extension::Dockerfile { path, .. }) => format!(
+                "The foundation plus the extension built from {}",
+                path.value
+            ),
+            Some(Extension::Inline { .. }) => {
+                "The foundation plus the inline extension steps".into()
+            }
+            None => "The foundation alone (the spec has no extension)".into(),
+        },
+        Target::Harness => format!(
+            "The harness tool layers alone, from scratch, under {} (tools: {tool_list})",
+            h.prefix.value
+        ),
+        Target::Image => {
+            let order: Vec<&str> = spec
+                .image
+                .effective_order()
+                .into_iter()
+                .map(|p| p.name())
+                .collect();
+            format!(
+                "The whole image: {} merged bottom to top (tools: {tool_list})",
+                order.join(", ")
+            )
+        }
+    }
+}
+
+/// The comment that documents an argument: the comment lines right above it, else a
+/// comment after its value on the same line.
+fn arg_comment(lines: &[&str], a: &spec::ArgDecl) -> String {
+    let line = a.name.span.start.line as usize;
+    let Some(own) = lines.get(line.wrapping_sub(1)) else {
+        return String::new();
+    };
+    // Above-comments belong to the argument only in block style (`  NAME: value` on its
+    // own line); in a flow mapping `args: {A: 1}` they describe the whole mapping.
+    let starts_line =
+        own.chars().take_while(|c| c.is_whitespace()).count() + 1 == a.name.span.start.col as usize;
+    let mut above = Vec::new();
+    if starts_line {
+        let mut i = line.saturating_sub(1);
+        while i > 0 {
+            let Some(c) = lines[i - 1].trim_start().strip_prefix('#') else {
+                break;
+            };
+            above.push(c.trim());
+            i -= 1;
+        }
+    }
+    if !above.is_empty() {
+        above.reverse();
+        return above.join(" ");
+    }
+    let end = a.default.span.end;
+    if end.line as usize == line {
+        let rest: String = own
+            .chars()
+            .skip(end.col.saturating_sub(1) as usize)
+            .collect();
+        // A closing quote of the value may still precede the comment.
+        let rest = rest.trim_start_matches(['"', '\'']).trim_start();
+        if let Some(c) = rest.strip_prefix('#') {
+            return c.trim().to_string();
+        }
+    }
+    String::new()
+}
+
+/// Spans of the top-level keys (`foundation:`, `image:`, …).
+fn top_level_keys(text: &str) -> BTreeMap<String, Span> {
+    let mut out = BTreeMap::new();
+    if let Ok(root) = yaml::parse(text)
+        && let yaml::Value::Map(entries) = &root.value
+    {
+        for (k, _) in entries {
+            if let Some(name) = k.as_str() {
+                out.entry(name.to_string()).or_insert(k.span);
+            }
+        }
+    }
+    out
+}
+
+/// A BuildKit `pb.Location` in Go's JSON: one range, 1-based lines, 0-based characters,
+/// zero values (and the source index 0) left out.
+pub fn location(span: Span) -> Value {
+    let start_line = span.start.line.max(1);
+    let start_char = span.start.col.saturating_sub(1);
+    // A block node's span ends at the start of the line after it; that line is not part
+    // of it.
+    let (end_line, end_char) = if span.end.line > start_line && span.end.col <= 1 {
+        (span.end.line - 1, 0)
+    } else if span.end.line >= start_line {
+        (span.end.line, span.end.col.saturating_sub(1))
+    } else {
+        (start_line, start_char)
+    };
+    json!({"ranges": [{
+        "start": position(start_line, start_char),
+        "end": position(end_line, end_char),
+    }]})
+}
+
+fn position(line: u32, character: u32) -> Value {
+    let mut o = Map::new();
+    if line > 0 {
+        o.insert("line".into(), json!(line));
+    }
+    if character > 0 {
+        o.insert("character".into(), json!(character));
+    }
+    Value::Object(o)
+}
+
+/// Lines around `span`, the span's own lines marked, in the layout BuildKit's clients use
+/// for source excerpts.
+fn excerpt(filename: &str, lines: &[&str], span: Span) -> String {
+    let start = span.start.line.max(1) as usize;
+    if start > lines.len() {
+        return String::new();
+    }
+    let last = if span.end.line as usize > start && span.end.col <= 1 {
+        span.end.line as usize - 1
+    } else {
+        (span.end.line as usize).max(start)
+    }
+    .min(lines.len());
+    let from = start.saturating_sub(2).max(1);
+    let to = (last + 2).min(lines.len());
+    let mut out = format!("{filename}:{start}\n--------------------\n");
+    for (i, l) in lines.iter().enumerate().take(to).skip(from - 1) {
+        let n = i + 1;
+        let mark = if (start..=last).contains(&n) {
+            ">>>"
+        } else {
+            "   "
+        };
+        out.push_str(&format!(" {n:>3} | {mark} {l}\n"));
+    }
+    out.push_str("--------------------\n");
+    out
+}
+
+/// Columns separated like Go's tabwriter: every column but the last padded to its widest
+/// cell plus `pad` spaces.
+fn table(rows: &[Vec<String>], pad: usize) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(cols.saturating_sub(1)) {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            line.push_str(c);
+            if i + 1 < r.len() {
+                let fill = widths[i] + pad - c.chars().count();
+                line.push_str(&" ".repeat(fill));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn put_str(o: &mut Map<String, Value>, key: &str, v: &str) {
+    if !v.is_empty() {
+        o.insert(key.into(), json!(v));
+    }
+}
+
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// The result: no ref (the oneof stays unset), only metadata.
+fn answer_with(json: &Value, txt: String, status: Option<&str>) -> gw::Result {
+    let mut metadata = BTreeMap::new();
+    metadata.insert(
+        "result.json".to_string(),
+        serde_json::to_vec_pretty(json).unwrap_or_default(),
+    );
+    metadata.insert("result.txt".to_string(), txt.into_bytes());
+    metadata.insert("version".to_string(), VERSION.as_bytes().to_vec());
+    if let Some(s) = status {
+        metadata.insert("result.statuscode".to_string(), s.as_bytes().to_vec());
+    }
+    gw::Result {
+        metadata,
+        result: None,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::yaml::Pos;
+
+    #[test]
+    fn tables_pad_all_but_the_last_column() {
+        let rows = vec![
+            vec!["TARGET".to_string(), "DESCRIPTION".into()],
+            vec!["image (default)".into(), "all".into()],
+        ];
+        assert_eq!(
+            table(&rows, 1),
+            "TARGET          DESCRIPTION\nimage (default) all\n"
+        );
+    }
+
+    #[test]
+    fn locations_drop_zero_values_and_the_line_after_a_block() {
+        let one_line = Span {
+            start: Pos::new(3, 1),
+            end: Pos::new(3, 9),
+        };
+        assert_eq!(
+            location(one_line),
+            json!({"ranges": [{"start": {"line": 3}, "end": {"line": 3, "character": 8}}]})
+        );
+        let block = Span {
+            start: Pos::new(4, 3),
+            end: Pos::new(7, 1),
+        };
+        assert_eq!(
+            location(block),
+            json!({"ranges": [{"start": {"line": 4, "character": 2}, "end": {"line": 6}}]})
+        );
+        assert_eq!(
+            location(Span::default()),
+            json!({"ranges": [{"start": {"line": 1}, "end": {"line": 1}}]})
+        );
+    }
+
+    #[test]
+    fn argument_comments() {
+        let text = "version: 1\nargs:\n  # The codex release\n  # (exact).\n  CODEX: \"0.1.0\"\n  PLAIN: x   # trailing words\n  NONE: y\nfoundation:\n  from: a\n";
+        let spec = spec::parse_spec("f", text).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let got: Vec<String> = spec.args.iter().map(|a| arg_comment(&lines, a)).collect();
+        assert_eq!(
+            got,
+            vec!["The codex release (exact).", "trailing words", ""]
+        );
+    }
+
+    #[test]
+    fn excerpts_mark_the_span() {
+        let lines = vec!["a", "b", "c", "d", "e", "f"];
+        let span = Span {
+            start: Pos::new(3, 1),
+            end: Pos::new(3, 2),
+        };
+        assert_eq!(
+            excerpt("f.yaml", &lines, span),
+            "f.yaml:3\n--------------------\n   1 |     a\n   2 |     b\n   3 | >>> c\n   4 |     d\n   5 |     e\n--------------------\n"
+        );
+    }
+}
