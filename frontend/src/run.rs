@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 
 /// gRPC status codes we use.
 pub(crate) mod code {
+    pub const UNKNOWN: i32 = 2;
     pub const INVALID_ARGUMENT: i32 = 3;
     pub const FAILED_PRECONDITION: i32 = 9;
     pub const UNIMPLEMENTED: i32 = 12;
@@ -156,7 +157,14 @@ pub fn failure_status(f: &Failure, spec: Option<&SpecFile>) -> rpc::Status {
         });
     }
     rpc::Status {
-        code: f.code,
+        // The CLI prints a code's name in front of the message once per layer of error
+        // wrapping ("FailedPrecondition: FailedPrecondition: …"); Unknown prints none.
+        // Unimplemented stays: clients read it as "subrequest not supported".
+        code: if f.code == code::UNIMPLEMENTED {
+            code::UNIMPLEMENTED
+        } else {
+            code::UNKNOWN
+        },
         message: f.message.clone(),
         details,
     }

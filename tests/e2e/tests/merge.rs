@@ -287,3 +287,37 @@ fn an_extension_dockerfile_not_built_on_the_foundation_is_rejected() {
         r.stderr
     );
 }
+
+#[test]
+fn an_extension_writing_under_the_harness_prefix_is_refused() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1
+foundation:
+  from: {}
+extension:
+  run: [mkdir -p /tools/bin && echo x > /tools/bin/mine]
+",
+        busybox_image()
+    ));
+    let r = docker.build(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/underprefix",
+        &[],
+    );
+    assert!(!r.ok);
+    assert!(
+        r.stderr
+            .contains("the extension writes under the harness prefix: /tools/bin"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("image.yaml:6"),
+        "points at the extension:\n{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("FailedPrecondition"), "{}", r.stderr);
+}
