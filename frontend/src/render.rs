@@ -146,9 +146,12 @@ pub fn render(d: &Diagnostic, file: &str, text: &str, style: Style) -> String {
     } else {
         format!("{}: {}", d.path, d.message)
     };
+    // The rule name goes where rustc puts its error code, so it reads and greps the same.
+    let rule = d.rule.map(|r| format!("[{r}]")).unwrap_or_default();
     out.push_str(&format!(
-        "{}{} {}\n",
+        "{}{}{} {}\n",
         style.severity(d.severity),
+        style.caret(d.severity, &rule),
         style.bold(":"),
         style.bold(&head)
     ));
@@ -298,6 +301,14 @@ warning: foundation.from: no digest pin
   |         ^
 ";
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn rule_names_follow_the_severity() {
+        let d = Diagnostic::warning(Span::point(Pos::new(3, 9)), "foundation.from", "no pin")
+            .with_rule("FoundationNotPinned");
+        let got = render(&d, "image.yaml", SPEC, Style::plain());
+        assert!(got.starts_with("warning[FoundationNotPinned]: foundation.from: no pin\n"));
     }
 
     #[test]

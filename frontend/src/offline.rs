@@ -1,0 +1,420 @@
+//! Conversion without an engine, for the command line (`plan`, `diff`, `graph`, `llb`).
+//!
+//! A real build asks the builder for each referenced image's config and digest, and for
+//! an extension Dockerfile's graph; on a laptop without BuildKit we have neither. We stand
+//! in for them with what conversion can live with — an image config that names only the
+//! platform, and the reference exactly as the spec writes it (normalised, not pinned) —
+//! and say so in a note. Everything else is the very code path the frontend runs, so the
+//! layers, names and digests shown are the frontend's own, not a re-implementation.
+//!
+//! ```
+//! use aishell_frontend::offline;
+//! let text = "version: 1\nfoundation:\n  from: busybox:1\n  run: [echo hi]\n";
+//! let spec = offline::SpecFile::from_text("image.yaml", text);
+//! let options = offline::options("image.yaml", &[], &[], None).unwrap();
+//! let builds = offline::convert_all(&spec, &options).unwrap();
+//! assert_eq!(builds[0].platform.to_string(), "linux/amd64");
+//! assert_eq!(builds[0].conversion.layers[0].name, "foundation");
+//! assert!(builds[0].notes[0].contains("docker.io/library/busybox:1"));
+//! ```
+
+use crate::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::options::Options;
+use crate::platform::Platform;
+use crate::spec::{self, Extension, ResolvedSpec, Spec};
+use crate::yaml::Span;
+use llb_graph::{FileOp, Meta, SourceFile};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A spec file as the command line read it.
+#[derive(Debug, Clone)]
+pub struct SpecFile {
+    /// The name shown in messages (the path as the user typed it).
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// The folder the spec lives in, to find an extension Dockerfile; `None` when the
+    /// spec did not come from a file.
+    pub dir: Option<PathBuf>,
+}
+
+impl SpecFile {
+    /// Reads a spec from disk.
+    ///
+    /// Errors: the file cannot be read or is not UTF-8, as a message naming it.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let text = String::from_utf8(bytes).map_err(|_| format!("{name} is not UTF-8 text"))?;
+        Ok(SpecFile {
+            name,
+            text,
+            dir: Some(path.parent().map(Path::to_path_buf).unwrap_or_default()),
+        })
+    }
+
+    /// A spec given as text (tests, examples).
+    pub fn from_text(name: &str, text: &str) -> Self {
+        SpecFile {
+            name: name.to_string(),
+            text: text.to_string(),
+            dir: None,
+        }
+    }
+
+    /// The spec for LLB source maps, so `buildctl` shows spec lines for failing steps.
+    pub fn source_file(&self) -> SourceFile {
+        SourceFile {
+            filename: self.name.clone(),
+            data: self.text.as_bytes().to_vec(),
+            language: "yaml".into(),
+            definition: None,
+        }
+    }
+}
+
+/// The note every offline command prints: what was not resolved, and what that means for
+/// the digests shown.
+pub fn images_note(references: &[String]) -> String {
+    format!(
+        "images are not resolved without an engine: {} used with an empty config and unpinned, so digests of layers built on them differ from a real build (they still compare with each other)",
+        references.join(", ")
+    )
+}
+
+/// [`Options`] as `docker buildx build` would pass them, from command-line flags.
+///
+/// `build_args` are `NAME=VALUE` (a `NAME` without `=` takes the value from the
+/// environment, and is skipped when unset, as `docker build` does).
+///
+/// Errors: a bad platform, target or `AISHELL_MERGE` value, as a message.
+///
+/// ```
+/// use aishell_frontend::offline::options;
+/// let o = options("image.yaml", &["linux/arm64".into()], &["V=1".into()], Some("harness")).unwrap();
+/// assert_eq!(o.target_platforms()[0].to_string(), "linux/arm64");
+/// assert_eq!(o.build_args["V"], "1");
+/// assert!(options("image.yaml", &[], &[], Some("nope")).is_err());
+/// ```
+pub fn options(
+    filename: &str,
+    platforms: &[String],
+    build_args: &[String],
+    target: Option<&str>,
+) -> Result<Options, String> {
+    // Going through the frontend's own option parser keeps the CLI's meaning of each flag
+    // identical to a real build's (AISHELL_MERGE, SOURCE_DATE_EPOCH, platform spellings).
+    let mut env = vec![format!("filename={filename}")];
+    if !platforms.is_empty() {
+        env.push(format!("platform={}", platforms.join(",")));
+    }
+    if let Some(t) = target {
+        env.push(format!("target={t}"));
+    }
+    for arg in build_args {
+        match arg.split_once('=') {
+            Some((k, v)) => env.push(format!("build-arg:{k}={v}")),
+            None => {
+                if let Ok(v) = std::env::var(arg) {
+                    env.push(format!("build-arg:{arg}={v}"));
+                }
+            }
+        }
+    }
+    Options::from_env(
+        env.into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), v)),
+    )
+}
+
+/// Stand-ins for the images the spec refers to: the normalised reference, not pinned, and
+/// a config with the platform only (no env, no entrypoint).
+///
+/// Errors: references that do not parse, at their spec positions.
+pub fn images(resolved: &ResolvedSpec) -> Result<BTreeMap<String, ImageInfo>, Diagnostics> {
+    let refs = crate::run::referenced_images(resolved)?;
+    let platform = resolved.platform.to_json();
+    Ok(refs
+        .into_iter()
+        .map(|(r, _)| {
+            let info = ImageInfo {
+                reference: r.clone(),
+                config: platform.clone(),
+            };
+            (r, info)
+        })
+        .collect())
+}
+
+/// One platform's offline build: the resolved spec, its conversion and what the user
+/// should know about how it was made.
+#[derive(Debug, Clone)]
+pub struct Offline {
+    /// The platform.
+    pub platform: Platform,
+    /// The spec resolved for it.
+    pub resolved: ResolvedSpec,
+    /// The graph, config and layers.
+    pub conversion: Conversion,
+    /// Notes for the user (images not resolved, placeholders).
+    pub notes: Vec<String>,
+}
+
+/// A stand-in for the extension Dockerfile's result: a file op on the foundation that
+/// records the Dockerfile's path and content digest, so its layer is built on the
+/// foundation (as the real one must be) and changes exactly when the Dockerfile does.
+fn dockerfile_placeholder(
+    input: &convert::Input<'_>,
+    spec: &SpecFile,
+    path: &str,
+) -> Result<(DockerfileExtension, String), ConvertError> {
+    let (foundation, _) = convert::foundation(input)?;
+    let shown = crate::extension::dockerfile_path(&spec.name, path);
+    let content = spec
+        .dir
+        .as_ref()
+        .and_then(|d| std::fs::read(d.join(path.trim_start_matches("./"))).ok());
+    let (marker, note) = match content {
+        Some(bytes) => (
+            format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+            format!(
+                "the extension Dockerfile {shown} is not built without an engine: its layer is a placeholder that changes when the Dockerfile's content does"
+            ),
+        ),
+        None => (
+            "unread".to_string(),
+            format!(
+                "the extension Dockerfile {shown} is not built without an engine and could not be read: its layer is a placeholder that does not follow the Dockerfile"
+            ),
+        ),
+    };
+    let state = FileOp::on(foundation)
+        .mkfile(
+            "/.aishell-offline-extension",
+            0o644,
+            format!("{path}\n{marker}\n").into_bytes(),
+        )
+        .build(Meta::named(format!(
+            "[extension] placeholder for Dockerfile {shown} (not built offline)"
+        )));
+    Ok((
+        DockerfileExtension {
+            state,
+            config: Value::Object(serde_json::Map::new()),
+        },
+        note,
+    ))
+}
+
+fn convert_error(file: &str, e: ConvertError) -> Diagnostics {
+    let (message, span) = match e {
+        ConvertError::Invalid(m, span) => (m, span),
+        other => (other.to_string(), None),
+    };
+    let mut d = Diagnostics::new(file);
+    d.push(Diagnostic {
+        span,
+        ..Diagnostic::error(Span::default(), "", message)
+    });
+    d
+}
+
+/// Converts `resolved` without an engine: the one place that builds a
+/// [`convert::Input`] for the command line (placeholder images, `local://context`, a
+/// builder that can merge).
+///
+/// Errors: what conversion reports, as diagnostics of `spec`.
+pub fn convert(
+    spec: &SpecFile,
+    resolved: &ResolvedSpec,
+    options: &Options,
+    show_platform: bool,
+) -> Result<Offline, Diagnostics> {
+    let images = images(resolved).map_err(|mut d| {
+        d.file = spec.name.clone();
+        d
+    })?;
+    let mut notes = vec![images_note(&images.keys().cloned().collect::<Vec<_>>())];
+    let mut input = convert::Input {
+        spec: resolved,
+        options,
+        caps: Caps { merge_diff: true },
+        images: &images,
+        context: crate::run::context_state(&resolved.spec, options),
+        dockerfile_extension: None,
+        show_platform,
+    };
+    if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
+        let (ext, note) = dockerfile_placeholder(&input, spec, &path.value)
+            .map_err(|e| convert_error(&spec.name, e))?;
+        input.dockerfile_extension = Some(ext);
+        notes.push(note);
+    }
+    let conversion = convert::convert(&input).map_err(|e| convert_error(&spec.name, e))?;
+    Ok(Offline {
+        platform: resolved.platform.clone(),
+        resolved: resolved.clone(),
+        conversion,
+        notes,
+    })
+}
+
+/// Parses `spec`, resolves it for each platform of `options` and converts each.
+///
+/// Errors: every problem of the spec, from parsing, resolution (all platforms, the same
+/// problem once) and conversion.
+pub fn convert_all(spec: &SpecFile, options: &Options) -> Result<Vec<Offline>, Diagnostics> {
+    let parsed = spec::parse_spec(&spec.name, &spec.text)?;
+    let platforms = options.target_platforms();
+    let resolved = resolve_all(&parsed, spec, options)?;
+    let mut out = Vec::new();
+    let mut diags = Diagnostics::new(&spec.name);
+    for r in &resolved {
+        match convert(spec, r, options, platforms.len() > 1) {
+            Ok(o) => out.push(o),
+            Err(d) => merge_unique(&mut diags, d),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(out)
+}
+
+/// Resolves `parsed` for every platform of `options`.
+///
+/// Errors: the problems of all platforms, each distinct problem once, by position.
+pub fn resolve_all(
+    parsed: &Spec,
+    spec: &SpecFile,
+    options: &Options,
+) -> Result<Vec<ResolvedSpec>, Diagnostics> {
+    let mut diags = Diagnostics::new(&spec.name);
+    let mut out = Vec::new();
+    for p in options.target_platforms() {
+        match spec::resolve(
+            parsed,
+            &spec.name,
+            &options.build_args,
+            &p,
+            &options.build_platform(),
+        ) {
+            Ok(r) => out.push(r),
+            Err(d) => merge_unique(&mut diags, d),
+        }
+    }
+    if diags.has_errors() {
+        diags.sort();
+        return Err(diags);
+    }
+    Ok(out)
+}
+
+/// Appends the diagnostics of `more` that `into` does not have yet: most problems are the
+/// same on every platform and are worth reading once.
+pub fn merge_unique(into: &mut Diagnostics, more: Diagnostics) {
+    for d in more.items {
+        if !into.items.contains(&d) {
+            into.push(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "version: 1
+foundation:
+  from: debian:trixie-slim
+  copy:
+    - src: docker/motd
+      dest: /etc/motd
+    - image: node:24
+      src: /usr/local/bin/node
+      dest: /usr/local/bin/node
+extension:
+  run: [echo ext]
+harness:
+  npm:
+    \"@openai/codex\": \"0.169.0\"
+";
+
+    #[test]
+    fn every_image_gets_a_stand_in() {
+        let spec = SpecFile::from_text("s.yaml", SPEC);
+        let o = options("s.yaml", &["linux/arm64".into()], &[], None).unwrap();
+        let builds = convert_all(&spec, &o).unwrap();
+        let b = &builds[0];
+        let imgs = images(&b.resolved).unwrap();
+        assert_eq!(
+            imgs.keys().collect::<Vec<_>>(),
+            [
+                "docker.io/library/debian:trixie-slim",
+                "docker.io/library/node:24"
+            ]
+        );
+        assert_eq!(
+            imgs["docker.io/library/node:24"].config,
+            serde_json::json!({"architecture": "arm64", "os": "linux"})
+        );
+        assert!(b.notes[0].contains("docker.io/library/node:24"));
+        let names: Vec<&str> = b
+            .conversion
+            .layers
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(names, ["foundation", "extension", "@openai/codex"]);
+    }
+
+    #[test]
+    fn the_same_problem_is_reported_once_for_all_platforms() {
+        let text = SPEC.replace("0.169.0", "^0.169.0");
+        let spec = SpecFile::from_text("s.yaml", &text);
+        let o = options("s.yaml", &["linux/amd64,linux/arm64".into()], &[], None).unwrap();
+        let d = convert_all(&spec, &o).unwrap_err();
+        assert_eq!(d.errors().count(), 1, "{d}");
+        assert_eq!(d.file, "s.yaml");
+    }
+
+    #[test]
+    fn conversion_errors_become_diagnostics() {
+        let spec = SpecFile::from_text("s.yaml", SPEC);
+        let o = options(
+            "s.yaml",
+            &[],
+            &["AISHELL_MERGE=stack".into()],
+            Some("harness"),
+        )
+        .unwrap();
+        let d = convert_all(&spec, &o).unwrap_err();
+        assert!(d.to_string().contains("--target harness"), "{d}");
+    }
+
+    #[test]
+    fn a_dockerfile_extension_is_a_placeholder_that_follows_the_file() {
+        let dir = std::env::temp_dir().join(format!("aishell-offline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text =
+            "version: 1\nfoundation:\n  from: busybox\nextension:\n  dockerfile: Dockerfile\n";
+        std::fs::write(dir.join("image.yaml"), text).unwrap();
+        let digest = |dockerfile: &str| {
+            std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+            let spec = SpecFile::read(&dir.join("image.yaml")).unwrap();
+            let o = options("image.yaml", &[], &[], None).unwrap();
+            let b = convert_all(&spec, &o).unwrap().remove(0);
+            assert!(b.notes[1].contains("placeholder"), "{:?}", b.notes);
+            b.conversion.layers[1].state.digest().unwrap().to_string()
+        };
+        let a = digest("FROM aishell:foundation\nRUN echo a\n");
+        let b = digest("FROM aishell:foundation\nRUN echo b\n");
+        assert_ne!(a, b);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
