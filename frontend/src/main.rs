@@ -1,12 +1,14 @@
 //! `aishell-frontend`: run by BuildKit as a `# syntax=` frontend (no arguments), or by a
-//! person with a subcommand (`check`, `llb`, …).
+//! person with a subcommand (`check`, `plan`, `diff`, `graph`, `llb`; see `--help`).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // BuildKit starts a frontend with no arguments; any argument means a person is asking.
+    // `args_os`, because a spec path need not be UTF-8.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if !args.is_empty() {
-        return aishell_frontend::cli::main(&args);
+        return aishell_frontend::cli::main(args);
     }
     frontend()
 }
