@@ -446,8 +446,15 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     ExitCode::from(run(argv))
 }
 
-fn read_spec(path: &Path) -> Result<SpecFile, Exit> {
-    SpecFile::read(path).map_err(Exit::usage)
+fn read_spec(io: &Io, path: &Path) -> Result<SpecFile, Exit> {
+    SpecFile::read(path).map_err(|e| match e {
+        offline::ReadError::Io(m) => Exit::usage(m),
+        // Bytes that are not text are a problem of the spec, like bad YAML.
+        offline::ReadError::NotText(m) => {
+            io.error(&m);
+            Exit::spec()
+        }
+    })
 }
 
 fn options_for(spec: &SpecFile, build: &BuildFlags) -> Result<Options, Exit> {
@@ -508,7 +515,7 @@ fn one_platform<'a>(builds: &'a [Offline], what: &str) -> Result<&'a Offline, Ex
 }
 
 fn check(io: &Io, path: &Path, build: &BuildFlags) -> Result<(), Exit> {
-    let spec = read_spec(path)?;
+    let spec = read_spec(io, path)?;
     let options = options_for(&spec, build)?;
     let mut diags = Diagnostics::new(&spec.name);
     match crate::spec::parse_spec(&spec.name, &spec.text) {
@@ -575,7 +582,7 @@ fn plan_cmd(
     no_trunc: bool,
     json: bool,
 ) -> Result<(), Exit> {
-    let spec = read_spec(path)?;
+    let spec = read_spec(io, path)?;
     let options = options_for(&spec, build)?;
     let builds = convert_or_report(io, &spec, &options)?;
     if json {
@@ -609,7 +616,7 @@ fn plan_cmd(
 }
 
 fn diff_cmd(io: &Io, old: &Path, new: &Path, build: &BuildFlags) -> Result<(), Exit> {
-    let (old_spec, new_spec) = (read_spec(old)?, read_spec(new)?);
+    let (old_spec, new_spec) = (read_spec(io, old)?, read_spec(io, new)?);
     let old_options = options_for(&old_spec, build)?;
     let new_options = options_for(&new_spec, build)?;
     // Both sides are reported before giving up, so one run shows every problem.
@@ -658,7 +665,7 @@ fn diff_cmd(io: &Io, old: &Path, new: &Path, build: &BuildFlags) -> Result<(), E
 }
 
 fn graph_cmd(io: &Io, path: &Path, build: &BuildFlags, format: Format) -> Result<(), Exit> {
-    let spec = read_spec(path)?;
+    let spec = read_spec(io, path)?;
     let options = options_for(&spec, build)?;
     let builds = convert_or_report(io, &spec, &options)?;
     let b = one_platform(&builds, "graph")?;
@@ -717,7 +724,7 @@ fn svg(dot: &str) -> Result<String, Exit> {
 }
 
 fn llb_cmd(io: &Io, path: &Path, build: &BuildFlags, json: bool) -> Result<(), Exit> {
-    let spec = read_spec(path)?;
+    let spec = read_spec(io, path)?;
     let options = options_for(&spec, build)?;
     let builds = convert_or_report(io, &spec, &options)?;
     let b = one_platform(&builds, "llb")?;

@@ -45,11 +45,14 @@ pub struct SpecFile {
 impl SpecFile {
     /// Reads a spec from disk.
     ///
-    /// Errors: the file cannot be read or is not UTF-8, as a message naming it.
-    pub fn read(path: &Path) -> Result<Self, String> {
+    /// Errors: the file cannot be read ([`ReadError::Io`]) or is not UTF-8
+    /// ([`ReadError::NotText`]), as a message naming it.
+    pub fn read(path: &Path) -> Result<Self, ReadError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-        let text = String::from_utf8(bytes).map_err(|_| format!("{name} is not UTF-8 text"))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| ReadError::Io(format!("cannot read {name}: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ReadError::NotText(format!("{name} is not UTF-8 text")))?;
         Ok(SpecFile {
             name,
             text,
@@ -77,13 +80,61 @@ impl SpecFile {
     }
 }
 
+/// Why a spec file could not be read: the file system said no, or the file is not text.
+/// The command line tells them apart because the first is an I/O error (exit 2) and the
+/// second a problem of the spec (exit 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Missing, unreadable, a directory.
+    Io(String),
+    /// Not UTF-8.
+    NotText(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(m) | ReadError::NotText(m) => f.write_str(m),
+        }
+    }
+}
+
 /// The note every offline command prints: what was not resolved, and what that means for
 /// the digests shown.
+///
+/// ```
+/// use aishell_frontend::offline::images_note;
+/// let n = images_note(&["docker.io/library/debian:13".into()]);
+/// assert!(n.contains("debian:13 used with an empty image config and without the digest"));
+/// let pinned = format!("docker.io/library/debian@sha256:{}", "1".repeat(64));
+/// assert!(!images_note(&[pinned.clone()]).contains("without the digest"));
+/// let n = images_note(&[pinned, "docker.io/library/node:24".into()]);
+/// assert!(n.contains(", and docker.io/library/node:24 without the digest"));
+/// ```
 pub fn images_note(references: &[String]) -> String {
-    format!(
-        "images are not resolved without an engine: {} used with an empty config and unpinned, so digests of layers built on them differ from a real build (they still compare with each other)",
+    let unpinned: Vec<&str> = references
+        .iter()
+        .filter(|r| !crate::reference::is_pinned(r))
+        .map(String::as_str)
+        .collect();
+    // Pinned or not, the config is a stand-in: its env feeds every RUN step's environment,
+    // so even a pinned foundation's steps may differ from a real build's.
+    let mut note = format!(
+        "images are not resolved without an engine: {} used with an empty image config",
         references.join(", ")
-    )
+    );
+    if unpinned.len() == references.len() {
+        note.push_str(" and without the digest a real build would pin");
+    } else if !unpinned.is_empty() {
+        note.push_str(&format!(
+            ", and {} without the digest a real build would pin",
+            unpinned.join(", ")
+        ));
+    }
+    note.push_str(
+        "; digests of layers built on them can differ from a real build's (they still compare with each other)",
+    );
+    note
 }
 
 /// [`Options`] as `docker buildx build` would pass them, from command-line flags.

@@ -213,6 +213,12 @@ fn usage_and_io_errors_exit_2() {
     );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("AISHELL_MERGE=sideways"), "{}", r.stderr);
+
+    // Bytes that are not text are a problem of the spec, not of the file system.
+    std::fs::write(d.path().join("binary.yaml"), b"version: 1\n\xff\xfe\n").unwrap();
+    let r = run(&d, &["check", "binary.yaml"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr, "error: binary.yaml is not UTF-8 text\n");
 }
 
 #[test]
