@@ -60,9 +60,9 @@ config, and say so in a note.";
 pub enum ColorWhen {
     /// When the stream is a terminal and `NO_COLOR` is unset or empty.
     Auto,
-    /// Always.
+    /// Always, even into pipes and files.
     Always,
-    /// Never.
+    /// Never, even on a terminal.
     Never,
 }
 
@@ -311,11 +311,7 @@ impl Io {
     }
 
     fn note(&self, text: &str) {
-        eprintln!(
-            "{}{} {text}",
-            self.err.paint("1;36", "note"),
-            self.err.paint("1", ":")
-        );
+        eprintln!("{}", note_line(self.err, text));
     }
 
     fn warning(&self, text: &str) {
@@ -344,6 +340,15 @@ impl Io {
             eprintln!("{s}");
         }
     }
+}
+
+/// `note: <text>`, the way rustc prints notes.
+fn note_line(style: Style, text: &str) -> String {
+    format!(
+        "{}{} {text}",
+        style.paint("1;36", "note"),
+        style.paint("1", ":")
+    )
 }
 
 /// Whether a stream gets colours: `always`/`never` as asked; `auto` when it is a terminal
@@ -605,11 +610,7 @@ fn plan_cmd(
     // The note is part of what plan says (digests are offline ones), so it goes with the
     // table on stdout.
     for n in notes(&builds) {
-        text.push_str(&format!(
-            "\n{}{} {n}\n",
-            io.out.paint("1;36", "note"),
-            io.out.paint("1", ":")
-        ));
+        text.push_str(&format!("\n{}\n", note_line(io.out, &n)));
     }
     io.print(&text)?;
     Ok(())
@@ -654,11 +655,7 @@ fn diff_cmd(io: &Io, old: &Path, new: &Path, build: &BuildFlags) -> Result<(), E
         text.push('\n');
     }
     for n in all {
-        text.push_str(&format!(
-            "{}{} {n}\n",
-            io.out.paint("1;36", "note"),
-            io.out.paint("1", ":")
-        ));
+        text.push_str(&format!("{}\n", note_line(io.out, &n)));
     }
     io.print(&text)?;
     Ok(())

@@ -158,7 +158,13 @@ pub fn render(d: &Diagnostic, file: &str, text: &str, style: Style) -> String {
 
     // Line 0 is what a synthetic "whole document" span carries: no excerpt for it.
     let line_no = d.span.map(|s| s.start.line as usize).filter(|l| *l > 0);
-    let source_line = line_no.and_then(|n| text.lines().nth(n - 1));
+    // The line after the last one is where the parser stops at the end of the input
+    // (an unclosed `[`): show it empty rather than nothing.
+    let source_line = line_no.and_then(|n| {
+        text.lines()
+            .nth(n - 1)
+            .or_else(|| (n == text.lines().count() + 1).then_some(""))
+    });
     let gutter = line_no.map_or(1, |n| n.to_string().len());
     let pad = " ".repeat(gutter);
     let location = match (d.span, line_no) {
@@ -353,6 +359,16 @@ warning: foundation.from: no digest pin
         assert_eq!(
             render(&far, "s.yaml", SPEC, Style::plain()),
             "error: x\n  --> s.yaml:99:1\n"
+        );
+    }
+
+    #[test]
+    fn the_end_of_the_input_is_an_empty_line() {
+        let d = Diagnostic::error(Span::point(Pos::new(3, 1)), "", "invalid YAML");
+        let got = render(&d, "s.yaml", "a: 1\nb: [\n", Style::plain());
+        assert!(
+            got.ends_with(" --> s.yaml:3:1\n  |\n3 | \n  | ^\n"),
+            "{got:?}"
         );
     }
 
