@@ -34,6 +34,9 @@ impl ImageConfig {
         let mut c = ImageConfig { json };
         // rootfs is recomputed by the exporter from the real layers.
         c.json.remove("rootfs");
+        // The base's creation time is not ours: without SOURCE_DATE_EPOCH the exporter
+        // stamps the build time, as for a Dockerfile build.
+        c.json.remove("created");
         c
     }
 
