@@ -1,0 +1,152 @@
+//! Golden tests of the emitted graph: for each example (and a few variants), the readable
+//! dump of the definition and the image config are compared with a checked-in file, and
+//! the definition is marshalled twice and compared byte for byte.
+//!
+//! A vertex digest is a user's cache key: if one of these files changes, every user's
+//! cache for that vertex is busted. Update them only on purpose, with
+//! `UPDATE_GOLDEN=1 cargo test -p aishell-frontend --test golden`, and say why in the commit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aishell_frontend::offline::{self, SpecFile};
+use llb_graph::{definition_to_json, encode_definition, marshal, validate};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn spec_file(example: &str) -> SpecFile {
+    let dir = root().join("examples").join(example).join(".aishell");
+    SpecFile {
+        name: "image.yaml".into(),
+        text: std::fs::read_to_string(dir.join("image.yaml")).unwrap(),
+        dir: Some(dir),
+    }
+}
+
+fn golden(name: &str, spec: &SpecFile, platforms: &[&str], args: &[&str], target: Option<&str>) {
+    let platforms: Vec<String> = platforms.iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let options = offline::options("image.yaml", &platforms, &args, target).unwrap();
+    let builds = offline::convert_all(spec, &options).unwrap_or_else(|d| panic!("{d}"));
+    let mut out = Vec::new();
+    for b in &builds {
+        let def = marshal(&b.conversion.state, &[spec.source_file()]);
+        validate(&def).unwrap();
+        let again = marshal(&b.conversion.state, &[spec.source_file()]);
+        assert_eq!(
+            encode_definition(&def),
+            encode_definition(&again),
+            "marshalling is deterministic"
+        );
+        let mut dump = definition_to_json(&def);
+        // The spec text is in the source map; the golden file shows the graph, not the text.
+        dump.as_object_mut().unwrap().remove("source");
+        out.push(json!({
+            "platform": b.platform.to_string(),
+            "layers": b.conversion.layers.iter().map(|l| json!({
+                "part": l.part.name(), "name": l.name, "version": l.version, "digest": l.state.digest(),
+            })).collect::<Vec<_>>(),
+            "config": b.conversion.config.to_json(),
+            "definition": dump,
+        }));
+    }
+    let got = serde_json::to_string_pretty(&Value::Array(out)).unwrap() + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.json"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display()));
+    if got != want {
+        let first = got
+            .lines()
+            .zip(want.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "the emitted graph for {name} changed (first difference at line {}):\n  got:  {}\n  want: {}\nThis busts users' caches; update the golden file only on purpose (UPDATE_GOLDEN=1).",
+            first + 1,
+            got.lines().nth(first).unwrap_or(""),
+            want.lines().nth(first).unwrap_or("")
+        );
+    }
+}
+
+#[test]
+fn hello() {
+    golden(
+        "hello",
+        &spec_file("hello"),
+        &[],
+        &["TOOLS_URL=http://127.0.0.1:8765"],
+        None,
+    );
+}
+
+#[test]
+fn aishell() {
+    golden(
+        "aishell",
+        &spec_file("aishell"),
+        &[],
+        &["NPM_REGISTRY=https://npm.example.invalid"],
+        None,
+    );
+}
+
+#[test]
+fn aishell_two_platforms() {
+    golden(
+        "aishell-multiplatform",
+        &spec_file("aishell"),
+        &["linux/amd64", "linux/arm64"],
+        &["NPM_REGISTRY=https://npm.example.invalid"],
+        Some("harness"),
+    );
+}
+
+#[test]
+fn hello_targets() {
+    for target in ["foundation", "extension", "harness"] {
+        golden(
+            &format!("hello-target-{target}"),
+            &spec_file("hello"),
+            &[],
+            &["TOOLS_URL=http://127.0.0.1:8765"],
+            Some(target),
+        );
+    }
+}
+
+#[test]
+fn hello_stacked_with_epoch() {
+    golden(
+        "hello-stack-epoch",
+        &spec_file("hello"),
+        &[],
+        &[
+            "TOOLS_URL=http://127.0.0.1:8765",
+            "AISHELL_MERGE=stack",
+            "SOURCE_DATE_EPOCH=1700000000",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn tool_order_in_the_spec_does_not_matter() {
+    let a = "version: 1\nfoundation: {from: busybox:1}\nharness:\n  npm: {b-tool: 1.0.0, a-tool: 2.0.0}\n";
+    let b = "version: 1\nfoundation: {from: busybox:1}\nharness:\n  npm: {a-tool: 2.0.0, b-tool: 1.0.0}\n";
+    let options = offline::options("image.yaml", &[], &[], None).unwrap();
+    let da = offline::convert_all(&SpecFile::from_text("image.yaml", a), &options).unwrap();
+    let db = offline::convert_all(&SpecFile::from_text("image.yaml", b), &options).unwrap();
+    assert_eq!(
+        da[0].conversion.state.digest(),
+        db[0].conversion.state.digest()
+    );
+}
