@@ -17,8 +17,14 @@ fn examples_dir() -> PathBuf {
 }
 
 fn npm_registry() -> String {
-    let out = Command::new("npm").args(["config", "get", "registry"]).output().expect("npm on PATH");
-    String::from_utf8_lossy(&out.stdout).trim().trim_end_matches('/').to_string()
+    let out = Command::new("npm")
+        .args(["config", "get", "registry"])
+        .output()
+        .expect("npm on PATH");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 fn serve(dir: &Path) -> FileServer {
@@ -35,7 +41,8 @@ fn serve(dir: &Path) -> FileServer {
 fn check_example(name: &str) {
     let Some(docker) = engine() else { return };
     let dir = examples_dir().join(name);
-    let expect: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    let expect: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
     let server = expect["serve"].as_str().map(|s| serve(&dir.join(s)));
     let mut args: Vec<String> = Vec::new();
     for (k, v) in expect["build_args"].as_object().into_iter().flatten() {
@@ -58,16 +65,28 @@ fn check_example(name: &str) {
     }
     let env = docker.env(&tag);
     for (k, v) in expect["env"].as_object().into_iter().flatten() {
-        assert_eq!(env.get(k).map(String::as_str), v.as_str(), "env {k} of {name}");
+        assert_eq!(
+            env.get(k).map(String::as_str),
+            v.as_str(),
+            "env {k} of {name}"
+        );
     }
-    assert!(env["PATH"].starts_with("/tools/npm/bin:/tools/bin:"), "{}", env["PATH"]);
+    assert!(
+        env["PATH"].starts_with("/tools/npm/bin:/tools/bin:"),
+        "{}",
+        env["PATH"]
+    );
     let labels = docker.config(&tag)["Labels"].clone();
     for (k, v) in expect["labels"].as_object().into_iter().flatten() {
         assert_eq!(&labels[k], v, "label {k} of {name}");
     }
     for step in expect["run"].as_array().into_iter().flatten() {
         let script = step["sh"].as_str().unwrap();
-        assert_eq!(docker.sh(&tag, script), step["stdout"].as_str().unwrap(), "`{script}` in {name}");
+        assert_eq!(
+            docker.sh(&tag, script),
+            step["stdout"].as_str().unwrap(),
+            "`{script}` in {name}"
+        );
     }
 }
 
@@ -86,9 +105,15 @@ fn every_example_has_a_test() {
     for entry in std::fs::read_dir(examples_dir()).unwrap().flatten() {
         if entry.path().join(".aishell/image.yaml").exists() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            assert!(entry.path().join("test.json").exists(), "examples/{name} has no test.json");
+            assert!(
+                entry.path().join("test.json").exists(),
+                "examples/{name} has no test.json"
+            );
             let this = include_str!("examples.rs");
-            assert!(this.contains(&format!("check_example(\"{name}\")")), "examples/{name} is not tested here");
+            assert!(
+                this.contains(&format!("check_example(\"{name}\")")),
+                "examples/{name} is not tested here"
+            );
         }
     }
 }
