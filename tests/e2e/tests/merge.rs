@@ -321,3 +321,152 @@ extension:
     );
     assert!(!r.stderr.contains("FailedPrecondition"), "{}", r.stderr);
 }
+
+#[test]
+fn spec_keys_targets_labels_and_epoch_work_end_to_end() {
+    let Some(docker) = engine() else { return };
+    let server = FileServer::start();
+    let data = tool("3.0.0");
+    let url = server.put("hello-3.0.0.tar.gz", data.clone());
+    let project = Project::new();
+    project.write("conf/app.conf", "setting=1\n");
+    project.spec(&format!(
+        "version: 1
+args:
+  WHO: world
+foundation:
+  from: {base}
+  copy:
+    - image: {base}
+      src: /bin/busybox
+      dest: /opt/busybox-copy
+    - src: conf/app.conf
+      dest: /etc/app.conf
+      mode: \"0600\"
+      owner: \"1000:1000\"
+  run: [\"echo hello ${{WHO}} > /greeting\"]
+  env: {{FOUNDATION_VAR: f}}
+extension:
+  run: [echo ext > /ext.txt]
+  env: {{EXTENSION_VAR: e}}
+harness:
+  prefix: /opt/aishell
+  binaries:
+    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
+  env: {{HARNESS_VAR: h}}
+image:
+  order: [foundation, harness, extension]
+  entrypoint: [/bin/sh, -c]
+  cmd: [\"echo default\"]
+  workdir: /srv
+  user: \"1000\"
+  labels: {{org.example: yes}}
+",
+        base = busybox_image(),
+        sum = sha256(&data)
+    ));
+    let spec = ".aishell/image.yaml";
+    let r = docker.build_ok(
+        project.path(),
+        spec,
+        "aishell-e2e/keys",
+        &[
+            "--label",
+            "from.cli=1",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000000",
+        ],
+    );
+    assert!(
+        r.stderr
+            .contains("[harness] hello -> /opt/aishell/bin/hello"),
+        "{}",
+        r.stderr
+    );
+    let out = docker.sh(
+        "aishell-e2e/keys",
+        "cat /greeting /ext.txt /etc/app.conf; stat -c '%a %u:%g' /etc/app.conf; test -x /opt/busybox-copy && echo copied; hello; id -u; pwd",
+    );
+    assert_eq!(
+        out,
+        "hello world\next\nsetting=1\n600 1000:1000\ncopied\nhello 3.0.0\n1000\n/srv\n"
+    );
+    let env = docker.env("aishell-e2e/keys");
+    assert!(
+        env["PATH"].starts_with("/opt/aishell/npm/bin:/opt/aishell/bin:"),
+        "{}",
+        env["PATH"]
+    );
+    for (k, v) in [
+        ("FOUNDATION_VAR", "f"),
+        ("EXTENSION_VAR", "e"),
+        ("HARNESS_VAR", "h"),
+    ] {
+        assert_eq!(env.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    let config = docker.config("aishell-e2e/keys");
+    assert_eq!(config["Labels"]["org.example"], "yes");
+    assert_eq!(config["Labels"]["from.cli"], "1");
+    assert_eq!(config["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    let created = docker.cmd(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Created}}",
+        "aishell-e2e/keys",
+    ]);
+    assert!(
+        created.stdout.starts_with("2023-11-14T22:13:20"),
+        "SOURCE_DATE_EPOCH sets the creation time: {}",
+        created.stdout
+    );
+    // image.order puts the harness below the extension: the tool layer is second from top.
+    let layers = docker.layers("aishell-e2e/keys");
+    docker.build_ok(
+        project.path(),
+        spec,
+        "aishell-e2e/keys-harness",
+        &[
+            "--target",
+            "harness",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000000",
+        ],
+    );
+    let hl = docker.layers("aishell-e2e/keys-harness");
+    assert_eq!(hl.len(), 1, "the harness target is the tool layers alone");
+    assert_eq!(
+        layers[layers.len() - 2],
+        hl[0],
+        "same tool layer in the image, below the extension"
+    );
+    docker.build_ok(
+        project.path(),
+        spec,
+        "aishell-e2e/keys-foundation",
+        &[
+            "--target",
+            "foundation",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000000",
+        ],
+    );
+    let fl = docker.layers("aishell-e2e/keys-foundation");
+    assert_eq!(
+        fl[..],
+        layers[..fl.len()],
+        "the foundation target is the image's bottom layers"
+    );
+    assert_eq!(
+        docker.sh(
+            "aishell-e2e/keys-foundation",
+            "test -e /ext.txt || echo no-extension"
+        ),
+        "no-extension\n"
+    );
+    docker.rmi(&[
+        "aishell-e2e/keys",
+        "aishell-e2e/keys-harness",
+        "aishell-e2e/keys-foundation",
+    ]);
+}
