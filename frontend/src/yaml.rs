@@ -124,6 +124,28 @@ impl Node {
             Value::Map(_) => "a mapping",
         }
     }
+
+    /// What was found, for "expected …, found …" messages: a scalar is quoted (shortened)
+    /// because "found a scalar" tells a user less than seeing their own text.
+    ///
+    /// ```
+    /// use aishell_frontend::yaml::parse;
+    /// let doc = parse("git curl").unwrap();
+    /// assert_eq!(doc.describe(), "`git curl`");
+    /// ```
+    pub fn describe(&self) -> String {
+        match &self.value {
+            Value::Scalar(s, _) => {
+                let one_line = s.lines().next().unwrap_or("");
+                let mut shown: String = one_line.chars().take(60).collect();
+                if shown.len() < s.len() {
+                    shown.push('…');
+                }
+                format!("`{shown}`")
+            }
+            _ => self.kind_name().to_string(),
+        }
+    }
 }
 
 /// A YAML syntax error: fatal for the document.
@@ -325,9 +347,12 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     };
     let mut documents = 0;
     for item in Parser::new_from_str(text) {
-        let (ev, span) = item.map_err(|e| YamlError {
-            pos: pos_from(e.marker()),
-            message: e.info().to_string(),
+        let (ev, span) = item.map_err(|e| {
+            let pos = pos_from(e.marker());
+            YamlError {
+                pos,
+                message: explain(text, pos, e.info(), &b.stack),
+            }
         })?;
         if let Event::DocumentStart(_) = ev {
             documents += 1;
@@ -344,6 +369,56 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         value: Value::Null,
         span: Span::point(Pos::new(1, 1)),
     }))
+}
+
+/// The characters of line `pos.line` from column `pos.col` on (both 1-based).
+fn text_at(text: &str, pos: Pos) -> impl Iterator<Item = char> + '_ {
+    let line = usize::try_from(pos.line).unwrap_or(usize::MAX);
+    let col = usize::try_from(pos.col).unwrap_or(usize::MAX);
+    text.lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .chars()
+        .skip(col.saturating_sub(1))
+}
+
+/// The parser's own words, plus what a user needs to act on them: the parser notices an
+/// unclosed `[` or `{` only lines later, and names neither the unknown anchor nor the fix
+/// for tabs.
+fn explain(text: &str, pos: Pos, info: &str, stack: &[Frame]) -> String {
+    if info.contains("unknown anchor") {
+        let name: String = text_at(text, pos)
+            .skip(1)
+            .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+            .collect();
+        return format!(
+            "the alias `*{name}` refers to an anchor that is not defined; define it first with `&{name}` on the value to repeat"
+        );
+    }
+    let mut message = info.to_string();
+    if info.contains("tab") {
+        message.push_str("; indent with spaces");
+    }
+    // The innermost collection written in flow style (`[`/`{`) that is still open.
+    let open_flow = stack.iter().rev().find_map(|f| {
+        let start = match f {
+            Frame::Seq { start, .. } | Frame::Map { start, .. } => start.start,
+        };
+        match text_at(text, start).next() {
+            Some('[') => Some(("list", '[', ']', start)),
+            Some('{') => Some(("mapping", '{', '}', start)),
+            _ => None,
+        }
+    });
+    if let Some((what, open, close, at)) = open_flow
+        && at.line < pos.line
+    {
+        message.push_str(&format!(
+            " (inside the {what} opened with `{open}` on line {}, column {}: is its closing `{close}` missing?)",
+            at.line, at.col
+        ));
+    }
+    message
 }
 
 #[cfg(test)]
@@ -413,6 +488,21 @@ mod tests {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.pos.line >= 1);
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_unclosed_bracket_and_the_unknown_anchor() {
+        let err = parse("a:\n  b: [x, y\n  c: 1\n").unwrap_err();
+        assert!(
+            err.message.contains("opened with `[` on line 2, column 6"),
+            "{err}"
+        );
+        let err = parse("a: 1\nb: *nope\n").unwrap_err();
+        assert_eq!(err.pos, Pos::new(2, 4));
+        assert!(err.message.contains("`*nope`"), "{err}");
+        assert!(err.message.contains("`&nope`"), "{err}");
+        let err = parse("a:\n\tb: 1\n").unwrap_err();
+        assert!(err.message.contains("indent with spaces"), "{err}");
     }
 
     #[test]

@@ -37,8 +37,19 @@ pub struct ResolvedSpec {
     pub args: BTreeMap<String, String>,
 }
 
+/// Why a `${…}` could not be substituted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SubstError {
+    /// `${` without a closing `}`; holds the text from `${` on.
+    Unterminated(String),
+    /// `${…}` whose content is not a name.
+    BadName(String),
+    /// A name that is neither declared nor predefined.
+    Unknown(String),
+}
+
 /// Replaces `${NAME}` with its value and `$$` with `$`; any other `$` stays as it is.
-fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, SubstError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -49,21 +60,15 @@ fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('{') {
             let Some(end) = tail.find('}') else {
-                return Err("unterminated `${`; write `$$` for a literal `$`".into());
+                return Err(SubstError::Unterminated(rest[i..].to_string()));
             };
             let name = &tail[..end];
             if !super::parse::valid_env_name(name) {
-                return Err(format!(
-                    "`${{{name}}}` is not a valid reference; names match [A-Za-z_][A-Za-z0-9_]* (write `$$` for a literal `$`)"
-                ));
+                return Err(SubstError::BadName(name.to_string()));
             }
             match vars.get(name) {
                 Some(v) => out.push_str(v),
-                None => {
-                    return Err(format!(
-                        "`${{{name}}}` is neither declared in `args:` nor predefined; declare it, or write `$${{{name}}}` for a literal (e.g. shell) reference"
-                    ));
-                }
+                None => return Err(SubstError::Unknown(name.to_string())),
             }
             rest = &tail[end + 1..];
         } else {
@@ -73,6 +78,67 @@ fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// What the user reads for a failed substitution. `later` are the arguments declared
+/// after the one whose default is being substituted (empty for other values).
+fn subst_message(e: &SubstError, known: &BTreeMap<String, String>, later: &[&str]) -> Diagnostic {
+    let (message, hint) = match e {
+        SubstError::Unterminated(text) => {
+            let shown: String = text.chars().take(40).collect();
+            (
+                format!("`{shown}` has no closing `}}`; expected `${{NAME}}`"),
+                Some("write `$$` for a literal `$`".to_string()),
+            )
+        }
+        SubstError::BadName(name) => {
+            let head: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !head.is_empty() && super::parse::valid_env_name(&head) {
+                (
+                    format!(
+                        "`${{{name}}}`: only the plain form `${{NAME}}` is supported (no `:-` defaults or other shell forms)"
+                    ),
+                    Some(format!(
+                        "give `{head}` a default in `args:`, or write `$${{{name}}}` to leave it to the shell"
+                    )),
+                )
+            } else {
+                (
+                    format!(
+                        "`${{{name}}}` is not a valid reference; a name has letters, digits and `_` and does not start with a digit"
+                    ),
+                    Some("write `$$` for a literal `$`".to_string()),
+                )
+            }
+        }
+        SubstError::Unknown(name) if later.contains(&name.as_str()) => (
+            format!(
+                "`${{{name}}}` is declared further down in `args:`; a default can only use the arguments declared before it"
+            ),
+            Some(format!("move `{name}` above this argument")),
+        ),
+        SubstError::Unknown(name) => {
+            let names: Vec<&str> = known.keys().map(String::as_str).collect();
+            let hint = match super::parse::closest(name, &names) {
+                Some(best) if best != name => Some(format!("did you mean `${{{best}}}`?")),
+                _ => None,
+            };
+            (
+                format!(
+                    "`${{{name}}}` is neither declared in `args:` nor predefined; declare it, or write `$${{{name}}}` for a literal (e.g. shell) reference"
+                ),
+                hint,
+            )
+        }
+    };
+    let d = Diagnostic::error(Span::default(), "", message);
+    match hint {
+        Some(h) => d.with_hint(h),
+        None => d,
+    }
 }
 
 /// Names referenced as `${NAME}` in `text` (ignoring `$$`).
@@ -244,52 +310,522 @@ pub fn parse_exact_version(v: &str) -> Option<&str> {
     ok.then_some(v)
 }
 
-/// A clean absolute path: starts with `/`, no `.`/`..`/empty components, no trailing `/`.
-fn clean_absolute(p: &str) -> bool {
-    p.starts_with('/')
-        && (p == "/"
-            || p[1..]
-                .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != ".."))
+/// What is wrong with an absolute path, if anything: it must start with `/` and have no
+/// empty, `.` or `..` components and no trailing `/`.
+fn absolute_problem(p: &str) -> Option<&'static str> {
+    if !p.starts_with('/') {
+        return Some("is not absolute (it must start with `/`)");
+    }
+    if p == "/" {
+        return None;
+    }
+    if p.ends_with('/') {
+        return Some("ends with `/`");
+    }
+    let parts: Vec<&str> = p[1..].split('/').collect();
+    if parts.iter().any(|c| c.is_empty()) {
+        return Some("has an empty component (`//`)");
+    }
+    if parts.iter().any(|c| *c == "." || *c == "..") {
+        return Some("has a `.` or `..` component");
+    }
+    None
 }
 
-/// A relative path that stays inside its root.
-fn clean_relative(p: &str) -> bool {
-    !p.is_empty() && !p.starts_with('/') && p.split('/').all(|c| !c.is_empty() && c != "..")
+/// What is wrong with a path that must stay inside its root, if anything (a leading
+/// `./` is allowed).
+fn relative_problem(p: &str) -> Option<&'static str> {
+    let p = p.trim_start_matches("./");
+    if p.is_empty() {
+        return Some("is empty");
+    }
+    if p.starts_with('/') {
+        return Some("is absolute");
+    }
+    let parts: Vec<&str> = p.split('/').collect();
+    if parts.contains(&"..") {
+        return Some("climbs out with `..`");
+    }
+    if parts.iter().any(|c| c.is_empty()) {
+        return Some("has an empty component (`//`)");
+    }
+    None
 }
 
-/// Narrows a per-platform value to `target`.
-fn select(
-    pp: &PerPlatform,
-    target: &Platform,
-    path: &str,
-    what: &str,
-    diags: &mut Diagnostics,
-) -> Option<Spanned<String>> {
-    match pp {
-        PerPlatform::One(s) => Some(s.clone()),
-        PerPlatform::Map(kvs) => {
-            let found = kvs
-                .iter()
-                .find(|kv| Platform::parse(&kv.key.value).ok().as_ref() == Some(target));
-            match found {
-                Some(kv) => Some(kv.value.clone()),
-                None => {
-                    let given: Vec<&str> = kvs.iter().map(|kv| kv.key.value.as_str()).collect();
-                    let span = kvs.first().map(|kv| kv.key.span).unwrap_or_default();
-                    diags.push(Diagnostic::error(
-                        span,
-                        path,
-                        format!(
-                            "no {what} for platform {target}; given for: {}",
-                            given.join(", ")
-                        ),
-                    ));
-                    None
+/// The written text of every value that substitution changed, by its place: a message
+/// about `latest` must also say it came from `${CODEX_VERSION}`.
+type Origins = BTreeMap<Span, String>;
+
+/// Checks of final values, collecting diagnostics.
+struct Checker<'a> {
+    origins: &'a Origins,
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    /// The value in backticks, with the text it was substituted from, if any.
+    fn shown(&self, s: &Spanned<String>) -> String {
+        match self.origins.get(&s.span) {
+            Some(written) if *written != s.value => format!("`{}` (from `{written}`)", s.value),
+            _ => format!("`{}`", s.value),
+        }
+    }
+
+    fn error(&mut self, span: Span, path: impl Into<String>, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, path, message));
+    }
+
+    fn error_hint(
+        &mut self,
+        span: Span,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::error(span, path, message).with_hint(hint));
+    }
+
+    fn image_ref(&mut self, s: &Spanned<String>, path: &str, example: &str) {
+        let v = s.value.trim();
+        let problem = if v.is_empty() || v.contains(char::is_whitespace) {
+            Some(String::new())
+        } else {
+            crate::reference::normalize(v).err().map(|e| {
+                let e = e.strip_prefix(&format!("`{v}`")).unwrap_or(&e);
+                let e = e.trim_start_matches(':').trim();
+                if e.is_empty() || e == "is not an image reference" {
+                    String::new()
+                } else {
+                    format!(": {e}")
+                }
+            })
+        };
+        if let Some(why) = problem {
+            let shown = self.shown(s);
+            self.error(
+                s.span,
+                path,
+                format!("{shown} is not an image reference{why}; expected e.g. {example}"),
+            );
+        }
+    }
+
+    fn steps(&mut self, steps: &Steps, path: &str) {
+        for (i, p) in steps.apt.iter().enumerate() {
+            if !super::parse::valid_apt_name(&p.value) {
+                let shown = self.shown(p);
+                self.error(
+                    p.span,
+                    format!("{path}.apt[{i}]"),
+                    format!(
+                        "{shown} is not a Debian package name; expected lower-case letters, digits, `+`, `-` and `.`, such as ca-certificates, optionally with =version or /suite"
+                    ),
+                );
+            }
+        }
+        for (i, c) in steps.copy.iter().enumerate() {
+            let p = format!("{path}.copy[{i}]");
+            if let Some(problem) = absolute_problem(&c.dest.value) {
+                let shown = self.shown(&c.dest);
+                let d = Diagnostic::error(
+                    c.dest.span,
+                    format!("{p}.dest"),
+                    format!(
+                        "{shown} {problem}; expected the absolute path to copy to, such as /usr/local/bin/tool"
+                    ),
+                );
+                let fixed = format!("/{}", c.dest.value.trim_matches('/'));
+                self.diags.push(if absolute_problem(&fixed).is_none() {
+                    d.with_hint(format!("did you mean `{fixed}`?"))
+                } else {
+                    d
+                });
+            }
+            match &c.from {
+                CopySource::Context => {
+                    if let Some(problem) = relative_problem(&c.src.value) {
+                        let shown = self.shown(&c.src);
+                        let d = Diagnostic::error(
+                            c.src.span,
+                            format!("{p}.src"),
+                            format!(
+                                "{shown} {problem}; a copy source is a path inside the build context, relative to its root, such as docker/entrypoint.sh"
+                            ),
+                        );
+                        self.diags.push(if c.src.value.starts_with('/') {
+                            d.with_hint("to copy a file out of an image, add `image: <reference>`")
+                        } else {
+                            d
+                        });
+                    }
+                }
+                CopySource::Image(img) => {
+                    self.image_ref(img, &format!("{p}.image"), "node:24-bookworm-slim");
+                    if let Some(problem) = absolute_problem(&c.src.value) {
+                        let shown = self.shown(&c.src);
+                        self.error(
+                            c.src.span,
+                            format!("{p}.src"),
+                            format!(
+                                "{shown} {problem}; a copy from an image takes an absolute path inside the image, such as /usr/local/bin/node"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        for (i, r) in steps.run.iter().enumerate() {
+            if r.value.trim().is_empty() {
+                self.error(
+                    r.span,
+                    format!("{path}.run[{i}]"),
+                    "empty command; expected a shell command such as `useradd -m developer`",
+                );
+            }
+        }
+    }
+
+    fn url(&mut self, url: &Spanned<String>, path: &str) {
+        if !(url.value.starts_with("https://") || url.value.starts_with("http://")) {
+            let shown = self.shown(url);
+            self.error(
+                url.span,
+                path,
+                format!(
+                    "{shown} is not an http(s) URL; BuildKit downloads binaries with its HTTP source, so expected https://… (or http://…)"
+                ),
+            );
+        }
+    }
+
+    /// The checksum as 64 lower-case hex digits, reporting it when it is not one.
+    fn sha256(&mut self, sum: &Spanned<String>, path: &str) -> String {
+        let hexpart = sum
+            .value
+            .trim()
+            .trim_start_matches("sha256:")
+            .to_ascii_lowercase();
+        let written = sum.value.trim().trim_start_matches("sha256:");
+        let why = if let Some(c) = written.chars().find(|c| !c.is_ascii_hexdigit()) {
+            Some(format!("`{c}` is not a hex digit"))
+        } else if hexpart.len() != 64 {
+            Some(format!("it has {} digits", hexpart.len()))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let shown = self.shown(sum);
+            self.error_hint(
+                sum.span,
+                path,
+                format!("{shown} is not a SHA-256 checksum; expected 64 hex digits, but {why}"),
+                "`sha256sum <file>` prints it",
+            );
+        }
+        hexpart
+    }
+
+    fn each_value(
+        &mut self,
+        pp: &PerPlatform,
+        path: &str,
+        check: impl Fn(&mut Self, &Spanned<String>, &str),
+    ) {
+        match pp {
+            PerPlatform::One(s) => check(self, s, path),
+            PerPlatform::Map(kvs) => {
+                for kv in kvs {
+                    check(self, &kv.value, &format!("{path}.{}", kv.key.value));
                 }
             }
         }
     }
+
+    /// Narrows a per-platform value to `target`.
+    fn select(
+        &mut self,
+        pp: &PerPlatform,
+        target: &Platform,
+        path: &str,
+        what: &str,
+    ) -> Option<Spanned<String>> {
+        match pp {
+            PerPlatform::One(s) => Some(s.clone()),
+            PerPlatform::Map(kvs) => {
+                let found = kvs
+                    .iter()
+                    .find(|kv| Platform::parse(&kv.key.value).ok().as_ref() == Some(target));
+                match found {
+                    Some(kv) => Some(kv.value.clone()),
+                    None => {
+                        let given: Vec<&str> = kvs.iter().map(|kv| kv.key.value.as_str()).collect();
+                        let span = kvs.first().map(|kv| kv.key.span).unwrap_or_default();
+                        self.error_hint(
+                            span,
+                            path,
+                            format!(
+                                "no {what} for platform {target}; given for: {}",
+                                given.join(", ")
+                            ),
+                            format!(
+                                "add `{target}: …` to this mapping, or build for {} with --platform",
+                                given.join(" or ")
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every check of final values. With a `target`, per-platform values are also
+    /// narrowed to it (and a missing platform is an error); without one, as when the
+    /// spec has structural errors, every platform's value is checked as written.
+    fn spec(&mut self, spec: &mut Spec, target: Option<&Platform>) {
+        let from = spec.foundation.from.clone();
+        self.image_ref(&from, "foundation.from", "debian:trixie-slim@sha256:…");
+        self.steps(&spec.foundation.steps, "foundation");
+        match &spec.extension {
+            Some(Extension::Inline { steps, .. }) => self.steps(steps, "extension"),
+            Some(Extension::Dockerfile { path, .. }) => {
+                if let Some(problem) = relative_problem(&path.value) {
+                    let shown = self.shown(path);
+                    self.error(
+                        path.span,
+                        "extension.dockerfile",
+                        format!(
+                            "{shown} {problem}; expected a path relative to the spec file's folder and inside it (the build client sends that folder as the Dockerfile source), such as Dockerfile"
+                        ),
+                    );
+                }
+            }
+            None => {}
+        }
+
+        let h = &mut spec.harness;
+        if h.prefix.value == "/" {
+            self.error(
+                h.prefix.span,
+                "harness.prefix",
+                "`/` would let harness tools write anywhere; expected a folder of their own, such as /tools",
+            );
+        } else if let Some(problem) = absolute_problem(&h.prefix.value) {
+            let shown = self.shown(&h.prefix);
+            let d = Diagnostic::error(
+                h.prefix.span,
+                "harness.prefix",
+                format!("{shown} {problem}; expected an absolute directory such as /tools"),
+            );
+            let fixed = format!("/{}", h.prefix.value.trim_matches('/'));
+            self.diags
+                .push(if fixed != "/" && absolute_problem(&fixed).is_none() {
+                    d.with_hint(format!("did you mean `{fixed}`?"))
+                } else {
+                    d
+                });
+        }
+        for t in &h.npm {
+            if parse_exact_version(&t.version.value).is_none() {
+                let shown = self.shown(&t.version);
+                let bare = t
+                    .version
+                    .value
+                    .trim_start_matches(['^', '~', '=', 'v', '>', ' ']);
+                let hint = if bare != t.version.value && parse_exact_version(bare).is_some() {
+                    format!("write the exact version \"{bare}\"")
+                } else {
+                    format!(
+                        "write the exact version; `npm view {} version` prints the latest one",
+                        t.package.value
+                    )
+                };
+                self.error_hint(
+                    t.version.span,
+                    format!("harness.npm.{}", t.package.value),
+                    format!(
+                        "{shown} is not an exact version; expected MAJOR.MINOR.PATCH such as \"1.2.3\" (harness tools are pinned so a build is reproducible and a bump is visible)"
+                    ),
+                    hint,
+                );
+            }
+        }
+        for b in &mut h.binaries {
+            let p = format!("harness.binaries.{}", b.name.value);
+            self.each_value(&b.url, &format!("{p}.url"), |c, s, path| c.url(s, path));
+            self.each_value(&b.sha256, &format!("{p}.sha256"), |c, s, path| {
+                c.sha256(s, path);
+            });
+            if let Some(e) = &b.extract
+                && let Some(problem) = relative_problem(&e.value)
+            {
+                let shown = self.shown(e);
+                self.error(
+                    e.span,
+                    format!("{p}.extract"),
+                    format!(
+                        "{shown} {problem}; expected the path of a member inside the archive, such as gitleaks or bin/gitleaks"
+                    ),
+                );
+            }
+            let Some(target) = target else { continue };
+            let url = self.select(&b.url, target, &format!("{p}.url"), "url");
+            let sum = self.select(&b.sha256, target, &format!("{p}.sha256"), "sha256");
+            if let Some(mut sum) = sum {
+                // Already checked above; here it is only normalised.
+                let mut quiet = Checker {
+                    origins: self.origins,
+                    diags: Vec::new(),
+                };
+                sum.value = quiet.sha256(&sum, "");
+                b.sha256 = PerPlatform::One(sum);
+            }
+            if let Some(url) = url {
+                b.url = PerPlatform::One(url);
+            }
+        }
+        if let Some(s) = &h.npm_secret
+            && (s.value.is_empty()
+                || !s
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+        {
+            let shown = self.shown(s);
+            self.error(
+                s.span,
+                "harness.npm_secret",
+                format!(
+                    "{shown} is not a secret id; expected letters, digits, `.`, `_` or `-`, the id given to buildx as --secret id=npmrc,src=$HOME/.npmrc"
+                ),
+            );
+        }
+        if let Some(w) = &spec.image.workdir
+            && !w.value.starts_with('/')
+        {
+            let shown = self.shown(w);
+            self.error_hint(
+                w.span,
+                "image.workdir",
+                format!("{shown} is not absolute; expected an absolute path such as /workspace"),
+                format!("did you mean `/{}`?", w.value.trim_start_matches("./")),
+            );
+        }
+    }
+}
+
+/// A spec after substitution, with what the checks need to know about it.
+struct Substituted {
+    spec: Spec,
+    vars: BTreeMap<String, String>,
+    origins: Origins,
+    /// Values whose checks would only repeat an error already reported (a failed
+    /// substitution, a broken argument), or that cannot be judged yet.
+    skip: BTreeSet<Span>,
+    diags: Vec<Diagnostic>,
+}
+
+/// Substitutes every string value. `only_literal` leaves every value that references an
+/// argument out of the later checks: its value is not known before the build.
+fn substitute_spec(
+    spec: &Spec,
+    build_args: &BuildArgs,
+    mut vars: BTreeMap<String, String>,
+    only_literal: bool,
+) -> Substituted {
+    let mut diags = Vec::new();
+    let mut broken = BTreeSet::new();
+    let declared: Vec<&str> = spec.args.iter().map(|a| a.name.value.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    for (i, a) in spec.args.iter().enumerate() {
+        if !seen.insert(a.name.value.clone()) {
+            continue;
+        }
+        let value = match build_args.get(&a.name.value) {
+            Some(v) => v.clone(),
+            None => match substitute(&a.default.value, &vars) {
+                Ok(v) => v,
+                Err(e) => {
+                    let d = subst_message(&e, &vars, &declared[i + 1..]);
+                    diags.push(Diagnostic {
+                        span: Some(a.default.span),
+                        path: format!("args.{}", a.name.value),
+                        ..d
+                    });
+                    // Known but broken: its uses are not reported a second time.
+                    broken.insert(a.name.value.clone());
+                    String::new()
+                }
+            },
+        };
+        vars.insert(a.name.value.clone(), value);
+    }
+
+    let mut out = spec.clone();
+    let mut origins = Origins::new();
+    let mut skip = BTreeSet::new();
+    for (path, s) in string_values(&mut out) {
+        let mut refs = BTreeSet::new();
+        references(&s.value, &mut refs);
+        if refs.iter().any(|r| broken.contains(r)) {
+            skip.insert(s.span);
+            continue;
+        }
+        if only_literal && s.value.contains("${") {
+            skip.insert(s.span);
+        }
+        match substitute(&s.value, &vars) {
+            Ok(v) => {
+                if v != s.value {
+                    origins.insert(s.span, std::mem::replace(&mut s.value, v));
+                }
+            }
+            Err(e) => {
+                let d = subst_message(&e, &vars, &[]);
+                diags.push(Diagnostic {
+                    span: Some(s.span),
+                    path,
+                    ..d
+                });
+                skip.insert(s.span);
+            }
+        }
+    }
+    Substituted {
+        spec: out,
+        vars,
+        origins,
+        skip,
+        diags,
+    }
+}
+
+/// Runs the checks of final values on `sub.spec` and adds their diagnostics to
+/// `sub.diags`, except those on values in `sub.skip` and on placeholders (line 0).
+fn check(sub: &mut Substituted, target: Option<&Platform>) {
+    let mut checker = Checker {
+        origins: &sub.origins,
+        diags: Vec::new(),
+    };
+    checker.spec(&mut sub.spec, target);
+    let found = checker.diags;
+    sub.diags.extend(found.into_iter().filter(|d| {
+        d.span
+            .is_none_or(|s| s.start.line != 0 && !sub.skip.contains(&s))
+    }));
+}
+
+/// The checks that can run before the build: of every value that does not depend on an
+/// argument, on every platform. For a spec that has structural errors, so its other
+/// mistakes are reported in the same round trip.
+pub(super) fn check_partial(spec: &Spec, file: &str) -> Diagnostics {
+    let p = Platform::linux_amd64();
+    let mut sub = substitute_spec(spec, &BuildArgs::new(), predefined(&p, &p), true);
+    check(&mut sub, None);
+    let mut diags = Diagnostics::new(file);
+    diags.items = sub.diags;
+    diags
 }
 
 /// Substitutes arguments, narrows per-platform values to `target` and runs the checks
@@ -303,240 +839,19 @@ pub fn resolve(
     target: &Platform,
     build: &Platform,
 ) -> Result<ResolvedSpec, Diagnostics> {
-    let mut diags = Diagnostics::new(file);
-    let mut vars = predefined(target, build);
-    let mut seen = BTreeSet::new();
-    for a in &spec.args {
-        if !seen.insert(a.name.value.clone()) {
-            continue;
-        }
-        let value = match build_args.get(&a.name.value) {
-            Some(v) => v.clone(),
-            None => match substitute(&a.default.value, &vars) {
-                Ok(v) => v,
-                Err(msg) => {
-                    diags.push(Diagnostic::error(
-                        a.default.span,
-                        format!("args.{}", a.name.value),
-                        msg,
-                    ));
-                    continue;
-                }
-            },
-        };
-        vars.insert(a.name.value.clone(), value);
-    }
-
-    let mut out = spec.clone();
-    for (path, s) in string_values(&mut out) {
-        match substitute(&s.value, &vars) {
-            Ok(v) => s.value = v,
-            Err(msg) => diags.push(Diagnostic::error(s.span, path, msg)),
-        }
-    }
-    if diags.has_errors() {
-        diags.sort();
-        return Err(diags);
-    }
-
-    check_values(&mut out, target, &mut diags);
-    if diags.has_errors() {
+    let mut sub = substitute_spec(spec, build_args, predefined(target, build), false);
+    check(&mut sub, Some(target));
+    if !sub.diags.is_empty() {
+        let mut diags = Diagnostics::new(file);
+        diags.items = sub.diags;
         diags.sort();
         return Err(diags);
     }
     Ok(ResolvedSpec {
-        spec: out,
+        spec: sub.spec,
         platform: target.clone(),
-        args: vars,
+        args: sub.vars,
     })
-}
-
-fn check_steps(steps: &Steps, path: &str, diags: &mut Diagnostics) {
-    for (i, c) in steps.copy.iter().enumerate() {
-        let p = format!("{path}.copy[{i}]");
-        if !clean_absolute(&c.dest.value) {
-            diags.push(Diagnostic::error(
-                c.dest.span,
-                format!("{p}.dest"),
-                format!(
-                    "`{}` is not a clean absolute path; expected e.g. /usr/local/bin/tool",
-                    c.dest.value
-                ),
-            ));
-        }
-        match &c.from {
-            CopySource::Context => {
-                if !clean_relative(c.src.value.trim_start_matches("./")) {
-                    diags.push(Diagnostic::error(
-                        c.src.span,
-                        format!("{p}.src"),
-                        format!(
-                            "`{}` must be a path inside the build context, relative to its root, without `..`",
-                            c.src.value
-                        ),
-                    ));
-                }
-            }
-            CopySource::Image(img) => {
-                if img.value.trim().is_empty() || img.value.contains(char::is_whitespace) {
-                    diags.push(Diagnostic::error(
-                        img.span,
-                        format!("{p}.image"),
-                        "expected an image reference such as node:24-bookworm-slim",
-                    ));
-                }
-                if !clean_absolute(&c.src.value) {
-                    diags.push(Diagnostic::error(
-                        c.src.span,
-                        format!("{p}.src"),
-                        format!(
-                            "`{}` must be an absolute path inside the image",
-                            c.src.value
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    for (i, r) in steps.run.iter().enumerate() {
-        if r.value.trim().is_empty() {
-            diags.push(Diagnostic::error(
-                r.span,
-                format!("{path}.run[{i}]"),
-                "empty command",
-            ));
-        }
-    }
-}
-
-fn check_values(spec: &mut Spec, target: &Platform, diags: &mut Diagnostics) {
-    let from = &spec.foundation.from;
-    if from.value.trim().is_empty() || from.value.contains(char::is_whitespace) {
-        diags.push(Diagnostic::error(
-            from.span,
-            "foundation.from",
-            format!(
-                "`{}` is not an image reference; expected e.g. debian:trixie-slim@sha256:…",
-                from.value
-            ),
-        ));
-    }
-    check_steps(&spec.foundation.steps, "foundation", diags);
-    if let Some(Extension::Inline { steps, .. }) = &spec.extension {
-        check_steps(steps, "extension", diags);
-    }
-    if let Some(Extension::Dockerfile { path, .. }) = &spec.extension
-        && !clean_relative(path.value.trim_start_matches("./"))
-    {
-        diags.push(Diagnostic::error(
-            path.span,
-            "extension.dockerfile",
-            format!(
-                "`{}` must be a relative path (to the spec file's folder) without `..`",
-                path.value
-            ),
-        ));
-    }
-
-    let h = &mut spec.harness;
-    if !clean_absolute(&h.prefix.value) || h.prefix.value == "/" {
-        diags.push(Diagnostic::error(
-            h.prefix.span,
-            "harness.prefix",
-            format!(
-                "`{}` is not a clean absolute directory other than /; expected e.g. /tools",
-                h.prefix.value
-            ),
-        ));
-    }
-    for t in &h.npm {
-        if parse_exact_version(&t.version.value).is_none() {
-            diags.push(
-                Diagnostic::error(
-                    t.version.span,
-                    format!("harness.npm.{}", t.package.value),
-                    format!(
-                        "`{}` is not an exact version; harness tools are pinned so a build is reproducible and a bump is visible",
-                        t.version.value
-                    ),
-                )
-                .with_hint("write the exact version, e.g. \"2.1.332\" (see `npm view <package> version`)"),
-            );
-        }
-    }
-    for b in &mut h.binaries {
-        let p = format!("harness.binaries.{}", b.name.value);
-        let url = select(&b.url, target, &format!("{p}.url"), "url", diags);
-        let sum = select(&b.sha256, target, &format!("{p}.sha256"), "sha256", diags);
-        if let Some(url) = &url
-            && !(url.value.starts_with("https://") || url.value.starts_with("http://"))
-        {
-            diags.push(Diagnostic::error(
-                url.span,
-                format!("{p}.url"),
-                format!("`{}` is not an http(s) URL", url.value),
-            ));
-        }
-        if let Some(mut sum) = sum {
-            let hexpart = sum
-                .value
-                .trim()
-                .trim_start_matches("sha256:")
-                .to_ascii_lowercase();
-            if hexpart.len() != 64 || !hexpart.chars().all(|c| c.is_ascii_hexdigit()) {
-                diags.push(Diagnostic::error(
-                    sum.span,
-                    format!("{p}.sha256"),
-                    format!(
-                        "`{}` is not a SHA-256 checksum; expected 64 hex digits",
-                        sum.value
-                    ),
-                ));
-            }
-            sum.value = hexpart;
-            b.sha256 = PerPlatform::One(sum);
-        }
-        if let Some(url) = url {
-            b.url = PerPlatform::One(url);
-        }
-        if let Some(e) = &b.extract
-            && !clean_relative(e.value.trim_start_matches("./"))
-        {
-            diags.push(Diagnostic::error(
-                e.span,
-                format!("{p}.extract"),
-                format!(
-                    "`{}` must be a relative path of a member inside the archive, without `..`",
-                    e.value
-                ),
-            ));
-        }
-    }
-    if let Some(s) = &h.npm_secret
-        && (s.value.is_empty()
-            || !s
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
-    {
-        diags.push(Diagnostic::error(
-            s.span,
-            "harness.npm_secret",
-            format!(
-                "`{}` is not a secret id; expected letters, digits, `.`, `_` or `-` (as in --secret id=npmrc,…)",
-                s.value
-            ),
-        ));
-    }
-    if let Some(w) = &spec.image.workdir
-        && !w.value.starts_with('/')
-    {
-        diags.push(Diagnostic::error(
-            w.span,
-            "image.workdir",
-            format!("`{}` must be an absolute path", w.value),
-        ));
-    }
 }
 
 #[cfg(test)]
@@ -554,18 +869,85 @@ mod tests {
             substitute("$$HOME $HOME $${A}", &vars()).unwrap(),
             "$HOME $HOME ${A}"
         );
-        assert!(
-            substitute("${B}", &vars())
-                .unwrap_err()
-                .contains("neither declared")
+        assert_eq!(
+            substitute("${B}", &vars()),
+            Err(SubstError::Unknown("B".into()))
         );
-        assert!(
-            substitute("${A", &vars())
-                .unwrap_err()
-                .contains("unterminated")
+        assert_eq!(
+            substitute("x${A", &vars()),
+            Err(SubstError::Unterminated("${A".into()))
         );
-        assert!(substitute("${1x}", &vars()).is_err());
+        assert_eq!(
+            substitute("${1x}", &vars()),
+            Err(SubstError::BadName("1x".into()))
+        );
         assert_eq!(substitute("end$", &vars()).unwrap(), "end$");
+    }
+
+    fn resolve_errors(text: &str, build_args: &[(&str, &str)]) -> Vec<String> {
+        let spec = super::super::parse_spec("s.yaml", text).unwrap();
+        let args = build_args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let p = Platform::linux_amd64();
+        match resolve(&spec, "s.yaml", &args, &p, &p) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.items.iter().map(|x| x.render("s.yaml")).collect(),
+        }
+    }
+
+    #[test]
+    fn a_failed_substitution_does_not_hide_other_mistakes() {
+        let e = resolve_errors(
+            "version: 1\nfoundation: {from: \"${NOPE}\"}\nimage: {workdir: w}\n",
+            &[],
+        );
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].contains("`${NOPE}` is neither declared"));
+        assert!(e[1].contains("`w` is not absolute"));
+    }
+
+    #[test]
+    fn a_broken_argument_is_reported_once() {
+        let e = resolve_errors(
+            "version: 1\nargs: {A: \"${B}\", B: x}\nfoundation: {from: \"${A}\"}\n",
+            &[],
+        );
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].contains("declared further down"), "{e:#?}");
+    }
+
+    #[test]
+    fn messages_show_what_a_value_was_substituted_from() {
+        let text =
+            "version: 1\nargs: {V: 1.0.0}\nfoundation: {from: x}\nharness: {npm: {a: \"${V}\"}}\n";
+        assert!(resolve_errors(text, &[]).is_empty());
+        let e = resolve_errors(text, &[("V", "latest")]);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(
+            e[0].contains("`latest` (from `${V}`) is not an exact version"),
+            "{e:#?}"
+        );
+    }
+
+    #[test]
+    fn every_platform_entry_is_checked_and_the_target_is_selected() {
+        let sum = "a".repeat(64);
+        let text = format!(
+            "version: 1\nfoundation: {{from: x}}\nharness:\n  binaries:\n    t:\n      url: {{linux/amd64: \"https://x/t\", linux/arm64: \"ftp://x/t\"}}\n      sha256: \"sha256:{}\"\n",
+            sum.to_uppercase()
+        );
+        let e = resolve_errors(&text, &[]);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].contains("url.linux/arm64: `ftp://x/t`"), "{e:#?}");
+        let ok = text.replace("ftp://", "https://");
+        let spec = super::super::parse_spec("s.yaml", &ok).unwrap();
+        let p = Platform::parse("linux/arm64").unwrap();
+        let r = resolve(&spec, "s.yaml", &BuildArgs::new(), &p, &p).unwrap();
+        let b = &r.spec.harness.binaries[0];
+        assert!(matches!(&b.url, PerPlatform::One(u) if u.value == "https://x/t"));
+        assert!(matches!(&b.sha256, PerPlatform::One(s) if s.value == sum));
     }
 
     #[test]
@@ -582,11 +964,16 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert!(clean_absolute("/tools"));
-        assert!(!clean_absolute("/tools/"));
-        assert!(!clean_absolute("/a/../b"));
-        assert!(!clean_absolute("tools"));
-        assert!(clean_relative("docker/entrypoint.sh"));
-        assert!(!clean_relative("../secret"));
+        assert_eq!(absolute_problem("/tools"), None);
+        assert_eq!(absolute_problem("/"), None);
+        assert_eq!(absolute_problem("/tools/"), Some("ends with `/`"));
+        assert!(absolute_problem("/a/../b").is_some());
+        assert!(absolute_problem("/a//b").is_some());
+        assert!(absolute_problem("tools").is_some());
+        assert_eq!(relative_problem("docker/entrypoint.sh"), None);
+        assert_eq!(relative_problem("./docker/entrypoint.sh"), None);
+        assert_eq!(relative_problem("../secret"), Some("climbs out with `..`"));
+        assert_eq!(relative_problem("/etc/passwd"), Some("is absolute"));
+        assert_eq!(relative_problem(""), Some("is empty"));
     }
 }
