@@ -399,6 +399,11 @@ fn explain(text: &str, pos: Pos, info: &str, stack: &[Frame]) -> String {
     if info.contains("tab") {
         message.push_str("; indent with spaces");
     }
+    if info.contains("unexpected character") && matches!(text_at(text, pos).next(), Some('@' | '`'))
+    {
+        // `@` and backquote are reserved in YAML: a scoped npm package name trips on it.
+        message.push_str("; quote a key or value that starts with it, e.g. \"@openai/codex\"");
+    }
     // The innermost collection written in flow style (`[`/`{`) that is still open.
     let open_flow = stack.iter().rev().find_map(|f| {
         let start = match f {
@@ -501,6 +506,8 @@ mod tests {
         assert_eq!(err.pos, Pos::new(2, 4));
         assert!(err.message.contains("`*nope`"), "{err}");
         assert!(err.message.contains("`&nope`"), "{err}");
+        let err = parse("npm:\n  @openai/codex: 1\n").unwrap_err();
+        assert!(err.message.contains("quote a key"), "{err}");
         let err = parse("a:\n\tb: 1\n").unwrap_err();
         assert!(err.message.contains("indent with spaces"), "{err}");
     }

@@ -211,6 +211,17 @@ impl Reader {
                 );
                 continue;
             };
+            if key == "<<" && k.value == Value::Scalar("<<".into(), yaml::ScalarKind::Plain) {
+                // YAML 1.1 merge keys: common in compose files, not part of YAML 1.2,
+                // and read by our parser as an ordinary key named `<<`.
+                self.error_hint(
+                    k.span,
+                    path,
+                    "YAML merge keys (`<<: *anchor`) are not supported",
+                    "repeat the keys, or use the alias as the whole value (`env: *anchor`)".into(),
+                );
+                continue;
+            }
             if let Some((_, first, _)) = out.iter().find(|(seen, _, _)| *seen == key) {
                 let line = first.span.start.line;
                 self.error(
