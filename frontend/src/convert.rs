@@ -183,10 +183,17 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn name(&self, part: &str, what: &str) -> String {
-        if self.input.show_platform {
-            format!("[{}] [{part}] {what}", self.platform)
+        // In a stacked build every step says so: old daemons cannot show warnings, but
+        // every client shows vertex names.
+        let stacked = if self.input.options.merge_mode == MergeMode::Stack {
+            ", stacked"
         } else {
-            format!("[{part}] {what}")
+            ""
+        };
+        if self.input.show_platform {
+            format!("[{}] [{part}{stacked}] {what}", self.platform)
+        } else {
+            format!("[{part}{stacked}] {what}")
         }
     }
 

@@ -104,18 +104,35 @@ impl Docker {
             .into()
     }
 
-    /// `docker buildx build --progress=plain --load -f SPEC -t TAG [extra] DIR`.
+    /// True when the client has buildx (Docker 20.10's Debian packages do not).
+    pub fn has_buildx(&self) -> bool {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| {
+            Command::new("docker")
+                .args(["buildx", "version"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        })
+    }
+
+    /// `docker buildx build --progress=plain --load -f SPEC -t TAG [extra] DIR`, or plain
+    /// `docker build` (BuildKit) where there is no buildx or `AISHELL_E2E_PLAIN_BUILD=1`.
     pub fn build(&self, dir: &Path, spec: &str, tag: &str, extra: &[&str]) -> Run {
-        let mut args: Vec<String> = vec![
-            "buildx".into(),
-            "build".into(),
+        let plain =
+            !self.has_buildx() || std::env::var("AISHELL_E2E_PLAIN_BUILD").is_ok_and(|v| v == "1");
+        let mut args: Vec<String> = if plain {
+            vec!["build".into()]
+        } else {
+            vec!["buildx".into(), "build".into(), "--load".into()]
+        };
+        args.extend([
             "--progress=plain".into(),
-            "--load".into(),
             "-f".into(),
             dir.join(spec).display().to_string(),
             "-t".into(),
             tag.into(),
-        ];
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         args.push(dir.display().to_string());
         let r: Run = Command::new("docker")
