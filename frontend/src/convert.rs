@@ -625,8 +625,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
             }
             for b in &bins {
                 let st = cx.binary(State::scratch(), b, &prefix)?;
-                let version = version_from_url(&url_of(b))
-                    .unwrap_or_else(|| format!("sha256-{}", &sha_of(b)[..12.min(sha_of(b).len())]));
+                let version = binary_version(b);
                 tool_labels.push((b.name.value.clone(), version.clone()));
                 tool_layers.push(Layer {
                     part: Part::Harness,
@@ -734,7 +733,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
             }
             for b in &bins {
                 st = cx.binary(st, b, &prefix)?;
-                let version = version_from_url(&url_of(b)).unwrap_or_default();
+                let version = binary_version(b);
                 tool_labels.push((b.name.value.clone(), version));
                 h.push((format!("harness {}", b.name.value), false));
             }
@@ -766,6 +765,15 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
         foundation,
         extension,
         warnings: cx.warnings,
+    })
+}
+
+/// The version a binary tool is labelled with: taken from its URL when the URL has one,
+/// else the start of its checksum (which pins it just as well).
+fn binary_version(b: &BinaryTool) -> String {
+    version_from_url(&url_of(b)).unwrap_or_else(|| {
+        let sum = sha_of(b);
+        format!("sha256-{}", &sum[..12.min(sum.len())])
     })
 }
 

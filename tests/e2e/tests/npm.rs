@@ -112,11 +112,17 @@ fn npm_tools_are_independent_layers() {
         "{log}"
     );
 
-    // 3. Change the extension: no harness tool is re-installed.
-    a.spec(&spec(&["echo f1 > /f1"], "echo extA2 > /ext", "7.6.3"));
+    // 3. Change the extension: no harness tool is re-installed. (The new content is unique
+    //    to this run, so a warm engine cannot have it cached already.)
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let ext2 = format!("echo extA2-{nonce} > /ext");
+    a.spec(&spec(&["echo f1 > /f1"], &ext2, "7.6.3"));
     let log = build(&docker, &a, "aishell-e2e/npm:a3");
     assert_eq!(
-        vertex_cached(&log, "[extension] run echo extA2"),
+        vertex_cached(&log, &format!("[extension] run echo extA2-{nonce}")),
         Some(false),
         "{log}"
     );
@@ -133,14 +139,11 @@ fn npm_tools_are_independent_layers() {
     assert_eq!(docker.layers("aishell-e2e/npm:a3")[n - 2..], a2[n - 2..]);
 
     // 4. Change the foundation: everything above it is rebuilt (no silent rebase).
-    a.spec(&spec(
-        &["echo f1 > /f1", "echo f2 > /f2"],
-        "echo extA2 > /ext",
-        "7.6.3",
-    ));
+    let f2 = format!("echo f2-{nonce} > /f2");
+    a.spec(&spec(&["echo f1 > /f1", &f2], &ext2, "7.6.3"));
     let log = build(&docker, &a, "aishell-e2e/npm:a4");
     assert_eq!(
-        vertex_cached(&log, "[extension] run echo extA2"),
+        vertex_cached(&log, &format!("[extension] run echo extA2-{nonce}")),
         Some(false),
         "{log}"
     );
@@ -156,7 +159,7 @@ fn npm_tools_are_independent_layers() {
     );
     assert_eq!(
         docker.sh("aishell-e2e/npm:a4", "cat /f2 /ext; semver 2.0.0"),
-        "f2\nextA2\n2.0.0\n"
+        format!("f2-{nonce}\nextA2-{nonce}\n2.0.0\n")
     );
     docker.rmi(&[
         "aishell-e2e/npm:a1",
