@@ -389,14 +389,40 @@ async fn resolve_images<B: Bridge>(
     Ok(out)
 }
 
-async fn warn<B: Bridge>(b: &mut B, spec: &SpecFile, message: &str) {
+async fn warn<B: Bridge>(b: &mut B, spec: &SpecFile, message: &str, at: Option<Span>) {
     let Some(digest) = &spec.digest else { return };
+    // With a position the client prints the spec excerpt under the warning, as it does
+    // for the Dockerfile frontend's checks.
+    let (info, ranges) = match at {
+        Some(span) => {
+            let line = i32::try_from(span.start.line.max(1)).unwrap_or(i32::MAX);
+            let end = i32::try_from(span.end.line).unwrap_or(i32::MAX).max(line);
+            (
+                Some(pb::SourceInfo {
+                    filename: spec.filename.clone(),
+                    data: spec.data.clone(),
+                    definition: spec.definition.clone(),
+                    language: "yaml".into(),
+                }),
+                vec![pb::Range {
+                    start: Some(pb::Position { line, character: 0 }),
+                    end: Some(pb::Position {
+                        line: end,
+                        character: 0,
+                    }),
+                }],
+            )
+        }
+        None => (None, Vec::new()),
+    };
     // Warnings are best effort: an old daemon without them must not fail the build.
     let _ = b
         .warn(gw::WarnRequest {
             digest: digest.clone(),
             level: 1,
             short: message.as_bytes().to_vec(),
+            info,
+            ranges,
             ..Default::default()
         })
         .await;
@@ -656,7 +682,19 @@ pub async fn build<B: Bridge>(
         }
         if !warned {
             for w in &conv.warnings {
-                warn(b, &file, w).await;
+                warn(b, &file, w, None).await;
+            }
+            // The spec checks of `--call check` are shown during builds too (once, for
+            // the first platform), unless the spec skips them with `# check=skip=`.
+            let skip = crate::lint::Skip::from_text(&text);
+            for d in crate::lint::lint(&parsed, Some(&resolved)) {
+                if !skip.skips(&d) {
+                    let short = match d.rule {
+                        Some(rule) => format!("{rule}: {}", d.message),
+                        None => d.message.clone(),
+                    };
+                    warn(b, &file, &short, d.span).await;
+                }
             }
             warned = true;
         }

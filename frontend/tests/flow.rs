@@ -335,8 +335,53 @@ async fn stack_mode_builds_without_merge_and_warns() {
             .iter()
             .all(|o| !matches!(o.op, Some(pb::op::Op::Merge(_)) | Some(pb::op::Op::Diff(_))))
     );
-    assert_eq!(fake.warnings.len(), 1);
-    assert!(fake.warnings[0].contains("stack"));
+    assert_eq!(
+        fake.warnings
+            .iter()
+            .filter(|w| w.contains("AISHELL_MERGE=stack"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn spec_checks_are_shown_as_warnings_during_a_build_unless_skipped() {
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert!(fake.returns[0].error.is_none());
+    assert!(
+        fake.warnings
+            .iter()
+            .any(|w| w.starts_with("FoundationNotPinned: ")),
+        "{:?}",
+        fake.warnings
+    );
+    assert!(
+        fake.warnings
+            .iter()
+            .any(|w| w.starts_with("PlainHttpDownload: ")),
+        "{:?}",
+        fake.warnings
+    );
+
+    let skipped = SPEC.replacen('\n', "\n# check=skip=FoundationNotPinned\n", 1);
+    let mut fake = Fake::new(&skipped, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert!(
+        !fake
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("FoundationNotPinned")),
+        "{:?}",
+        fake.warnings
+    );
+    assert!(
+        fake.warnings
+            .iter()
+            .any(|w| w.starts_with("PlainHttpDownload: ")),
+        "{:?}",
+        fake.warnings
+    );
 }
 
 #[tokio::test]
