@@ -65,6 +65,27 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         test: "tests/e2e/tests/examples.rs",
         item: "fn example_aishell",
     },
+    Mapped {
+        pattern: "docker run --rm hello:*",
+        test: "tests/e2e/tests/examples.rs",
+        item: "fn example_hello",
+    },
+    Mapped {
+        pattern: "docker image inspect --format '{{json .RootFS.Layers}}' hello:*",
+        test: "tests/e2e/tests/merge.rs",
+        item: "fn three_parts_merge_and_a_harness_bump_changes_only_its_layer",
+    },
+    Mapped {
+        pattern: "docker image inspect --format '{{json .Config.Labels}}' hello:*",
+        test: "tests/e2e/tests/examples.rs",
+        item: "fn example_hello",
+    },
+    // A harness tool served from loopback, as the examples' test serves it.
+    Mapped {
+        pattern: "python3 -m http.server --bind 127.0.0.1 8765 --directory *",
+        test: "tests/e2e/tests/examples.rs",
+        item: "fn serve(",
+    },
     // The engine scripts, run by scripts/test before the end-to-end tests.
     Mapped {
         pattern: "eval \"$(scripts/engine up)\"",
@@ -91,6 +112,12 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         test: "scripts/test",
         item: "--unit",
     },
+    // Installing the command line: `cargo test` builds (and this test runs) the same binary.
+    Mapped {
+        pattern: "cargo install --locked --path frontend",
+        test: "scripts/test",
+        item: "cargo test --workspace",
+    },
     // CI runs exactly the test command the README gives.
     Mapped {
         pattern: "scripts/test",
@@ -106,10 +133,24 @@ const ENGINE_COMMANDS: &[Mapped] = &[
 ];
 
 /// Documented commands that no test exercises yet, with the reason. Printed on every run.
-const NOT_YET_TESTED: &[(&str, &str)] = &[(
-    "docker buildx build --secret id=npmrc,src=$HOME/.npmrc -f .aishell/image.yaml .",
-    "no end-to-end test builds with a secret yet (needs a private npm registry)",
-)];
+const NOT_YET_TESTED: &[(&str, &str)] = &[
+    (
+        "docker buildx build --secret id=npmrc,src=$HOME/.npmrc -f .aishell/image.yaml .",
+        "no end-to-end test builds with a secret yet (needs a private npm registry)",
+    ),
+    (
+        "docker buildx build -f Dockerfile.frontend -t ghcr.io/org/aishell-frontend:1 .",
+        "its compiling stage needs the rust image from a registry; scripts/frontend-image (run by scripts/test) builds the same file with that stage replaced by the host-built binary",
+    ),
+    (
+        "docker buildx build -f Dockerfile.frontend --platform linux/amd64,linux/arm64 -t ghcr.io/org/aishell-frontend:1 --push .",
+        "no test pushes to a registry yet",
+    ),
+    (
+        "AISHELL_FRONTEND_IMAGE=* scripts/frontend-image",
+        "scripts/test builds the frontend image under its default name only",
+    ),
+];
 
 /// Commands this test runs in the sandbox, besides `aishell-frontend`.
 const LOCAL_COMMANDS: &[&str] = &[
