@@ -71,14 +71,14 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         item: "fn example_hello",
     },
     Mapped {
-        pattern: "docker image inspect --format '{{json .RootFS.Layers}}' hello:*",
+        pattern: "docker image inspect --format '{{json .RootFS.Layers}}' *",
         test: "tests/e2e/tests/merge.rs",
         item: "fn three_parts_merge_and_a_harness_bump_changes_only_its_layer",
     },
     Mapped {
-        pattern: "docker image inspect --format '{{json .Config.Labels}}' hello:*",
+        pattern: "docker image inspect --format '{{json .Config.Labels}}' *",
         test: "tests/e2e/tests/examples.rs",
-        item: "fn example_hello",
+        item: "fn check_example",
     },
     // A harness tool served from loopback, as the examples' test serves it.
     Mapped {
@@ -96,6 +96,11 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         pattern: "scripts/engine down",
         test: "scripts/test",
         item: "scripts/engine down",
+    },
+    Mapped {
+        pattern: "scripts/base-images --debian",
+        test: "scripts/test",
+        item: "BASE_IMAGE_ARGS=--debian",
     },
     Mapped {
         pattern: "scripts/base-images",
@@ -598,7 +603,7 @@ fn sandbox() -> tempfile::TempDir {
     std::fs::write(
         &npm,
         "#!/bin/sh\n# offline stand-in: the commands shown use the registry URL as text only\n\
-         [ \"$*\" = 'config get registry' ] && { echo http://registry.invalid/; exit 0; }\n\
+         [ \"$*\" = 'config get registry' ] && { echo https://registry.invalid/; exit 0; }\n\
          echo \"npm stand-in: only 'npm config get registry'\" >&2; exit 1\n",
     )
     .unwrap();
