@@ -17,6 +17,10 @@
 //!   the same thing; the entry is checked to still exist in that file.
 //! * anything else fails the test, with the file, line and the ways to fix it.
 //!
+//! An output sample fenced ```` ```text output ```` right after an `sh` block is checked
+//! against what that block's last command printed (stdout and stderr): each of its lines
+//! must be a line of the output, or, where it has `…`, start one.
+//!
 //! [`NOT_YET_TESTED`] lists the few documented commands no test exercises yet; they are
 //! printed on every run so the gap stays visible.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -231,6 +235,8 @@ fn markdown_files() -> Vec<PathBuf> {
 struct Block {
     line: usize,
     lang: String,
+    /// The words of the info string after the language (`output` in ```` ```text output ````).
+    flags: Vec<String>,
     body: Vec<(usize, String)>,
 }
 
@@ -259,16 +265,14 @@ fn blocks(text: &str) -> Vec<Block> {
                 }
             }
             None if is_fence => {
-                let lang = t[run.len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let mut info = t[run.len()..].split_whitespace().map(str::to_string);
+                let lang = info.next().unwrap_or_default();
                 open = Some((
                     run,
                     Block {
                         line: i + 1,
                         lang,
+                        flags: info.collect(),
                         body: Vec::new(),
                     },
                 ));
@@ -680,6 +684,54 @@ fn run_all(runs: &[Runnable]) -> Vec<(i32, Vec<u8>, String)> {
         .collect()
 }
 
+/// Every line of an output sample must be a line of the actual output (trailing blanks
+/// ignored); a sample line with `…` only has to match up to it. Digests (runs of 12 or more
+/// hex digits) match any digest: they change with every change of the emitted graph, which
+/// the golden tests pin, while the docs show what a reader sees.
+fn sample_matches(sample: &[String], output: &str) -> Result<(), String> {
+    let actual: Vec<String> = output.lines().map(|l| mask_digests(l.trim_end())).collect();
+    for want in sample
+        .iter()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.is_empty())
+    {
+        let masked = mask_digests(want);
+        let found = match masked.split_once('…') {
+            Some((head, _)) => actual.iter().any(|a| a.starts_with(head)),
+            None => actual.contains(&masked),
+        };
+        if !found {
+            return Err(format!("no line of the output reads `{want}`"));
+        }
+    }
+    Ok(())
+}
+
+/// Replaces each run of 12 or more hex digits (between non-alphanumerics) by `<hex>`.
+fn mask_digests(line: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let hex = word.len() >= 12
+            && word
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            && word.chars().any(|c| c.is_ascii_digit());
+        out.push_str(if hex { "<hex>" } else { word.as_str() });
+        word.clear();
+    };
+    for c in line.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// Checks the output a cut pipe would have fed to its program.
 fn check_cut(cut: &CutPipe, stdout: &[u8]) -> Result<(), String> {
     match cut {
@@ -719,12 +771,30 @@ fn every_documented_command_is_exercised() {
     let mut used_mappings = BTreeSet::new();
     let mut used_gaps = BTreeSet::new();
     let mut ran = 0;
+    let mut checked_samples = 0;
 
     for path in markdown_files() {
         let rel = path.strip_prefix(&root).unwrap().display().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
-        let mut runs = Vec::new();
+        let mut runs: Vec<Runnable> = Vec::new();
+        // Output samples (```text output) and the command whose output they show.
+        let mut samples: Vec<(usize, usize, Vec<String>)> = Vec::new();
+        let mut last_sh_command: Option<usize> = None;
         for block in blocks(&text) {
+            let follows = last_sh_command.take();
+            if block.flags.iter().any(|f| f == "output") {
+                match follows {
+                    Some(i) => samples.push((
+                        block.line,
+                        i,
+                        block.body.iter().map(|(_, l)| l.clone()).collect(),
+                    )),
+                    None => failures.push(format!(
+                        "{rel}:{}: an output sample (```{} output) must come right after an sh block whose last command this test runs",
+                        block.line, block.lang
+                    )),
+                }
+            }
             if block.lang.is_empty() {
                 failures.push(format!(
                     "{rel}:{}: a code fence without a language: write ```sh for commands a reader runs (this test then runs or maps them), ```text for output samples and illustrations",
@@ -743,8 +813,12 @@ fn every_documented_command_is_exercised() {
                 continue;
             }
             for cmd in commands(&rel, &block) {
+                last_sh_command = None;
                 match classify(&cmd) {
-                    Kind::Run(r) => runs.push(r),
+                    Kind::Run(r) => {
+                        runs.push(r);
+                        last_sh_command = Some(runs.len() - 1);
+                    }
                     Kind::Engine(i) => {
                         used_mappings.insert(i);
                     }
@@ -767,6 +841,17 @@ fn every_documented_command_is_exercised() {
             continue;
         }
         let results = run_all(&runs);
+        checked_samples += samples.len();
+        for (line, i, sample) in &samples {
+            let (_, stdout, stderr) = &results[*i];
+            let output = format!("{}\n{stderr}", String::from_utf8_lossy(stdout));
+            if let Err(e) = sample_matches(sample, &output) {
+                failures.push(format!(
+                    "{rel}:{line}: the output sample of `{}` (line {}) is out of date: {e}\n--- actual output ---\n{output}",
+                    runs[*i].cmd.text, runs[*i].cmd.line
+                ));
+            }
+        }
         for (run, (code, stdout, stderr)) in runs.iter().zip(results) {
             ran += 1;
             let at = format!("{}:{}: `{}`", run.cmd.file, run.cmd.line, run.cmd.text);
@@ -821,7 +906,7 @@ fn every_documented_command_is_exercised() {
         }
     }
     eprintln!(
-        "ran {ran} documented command(s); {} mapped to end-to-end tests",
+        "ran {ran} documented command(s) and checked {checked_samples} output sample(s); {} mapped to end-to-end tests",
         used_mappings.len()
     );
     assert!(ran > 0, "no aishell-frontend command found in the docs");
@@ -842,6 +927,15 @@ fn the_parser_understands_continuations_comments_and_pipes() {
     assert!(blocks("---\n***\ntext\n").is_empty());
     assert_eq!(b[0].lang, "sh");
     assert_eq!(b[1].lang, "text");
+    assert!(b[1].flags.is_empty());
+    assert_eq!(blocks("```text output\nx\n```\n")[0].flags, ["output"]);
+    let out = "a: 1\nnote: long text\n";
+    assert!(sample_matches(&["a: 1".into(), "note: long …".into()], out).is_ok());
+    assert!(sample_matches(&["a: 2".into()], out).is_err());
+    assert_eq!(
+        mask_digests("1  hello  8754f52d4ea8  sha256:07a6ff9b3c51c55f x"),
+        "1  hello  <hex>  sha256:<hex> x"
+    );
     let c = commands("f.md", &b[0]);
     assert_eq!(c.len(), 2);
     assert_eq!(
