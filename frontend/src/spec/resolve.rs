@@ -847,11 +847,31 @@ pub fn resolve(
         diags.sort();
         return Err(diags);
     }
+    let mut spec = sub.spec;
+    canonical_env_order(&mut spec);
     Ok(ResolvedSpec {
-        spec: sub.spec,
+        spec,
         platform: target.clone(),
         args: sub.vars,
     })
+}
+
+/// Sorts every `env` mapping by name. A YAML mapping has no order and the names are
+/// unique (duplicates are errors), so reordering the keys in the spec must not change the
+/// exec ops' environment (a cache key) or the image config's `Env` (the image digest).
+/// Found by the property test `key_order_never_changes_the_graph` in tests/properties.rs.
+fn canonical_env_order(spec: &mut Spec) {
+    let mut lists = vec![
+        &mut spec.foundation.steps.env,
+        &mut spec.harness.env,
+        &mut spec.image.env,
+    ];
+    if let Some(Extension::Inline { steps, .. }) = &mut spec.extension {
+        lists.push(&mut steps.env);
+    }
+    for env in lists {
+        env.sort_by(|a, b| a.key.value.cmp(&b.key.value));
+    }
 }
 
 #[cfg(test)]
