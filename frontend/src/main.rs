@@ -36,8 +36,19 @@ fn frontend() -> ExitCode {
     let outcome = rt.block_on(async {
         let io = aishell_frontend::gateway::Duplex::stdio()
             .map_err(|e| format!("cannot open stdin/stdout: {e}"))?;
-        let mut bridge = aishell_frontend::gateway::GrpcBridge::connect(io)
+        // The HTTP/2 handshake over our own pipes: a builder that started us answers at
+        // once, so a long wait means nobody is on the other end (someone ran us by hand
+        // with a terminal or a pipe that never answers).
+        let limit = aishell_frontend::run::limits::PING;
+        let connect = aishell_frontend::gateway::GrpcBridge::connect(io);
+        let mut bridge = tokio::time::timeout(limit, connect)
             .await
+            .map_err(|_| {
+                format!(
+                    "no builder answered on stdin/stdout within {} s (run without arguments only by BuildKit; see --help)",
+                    limit.as_secs()
+                )
+            })?
             .map_err(|e| format!("cannot connect to the builder: {e}"))?;
         aishell_frontend::run::run(&mut bridge, env).await
     });

@@ -21,6 +21,10 @@ use llb_graph::{Meta, Source, SourceFile, State, marshal};
 use prost::Message;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// gRPC status codes we use.
 pub(crate) mod code {
@@ -29,6 +33,37 @@ pub(crate) mod code {
     pub const FAILED_PRECONDITION: i32 = 9;
     pub const UNIMPLEMENTED: i32 = 12;
     pub const INTERNAL: i32 = 13;
+}
+
+/// How long we wait for the builder's answer to calls that must be quick, so a builder
+/// that stopped answering (but keeps the pipe open) ends the frontend with an error instead
+/// of a hang. `Solve`, `ReadDir` and `ReadFile` of build results get no limit: they return
+/// when the layers they need are built, which takes as long as the user's `apt`, `run` and
+/// npm steps take (minutes to hours). A builder that *dies* needs no limit either: the
+/// closed pipe fails every pending call at once (tests/faults.rs checks both).
+pub mod limits {
+    use std::time::Duration;
+
+    /// `Ping`, the first call: answered from the daemon's memory.
+    pub const PING: Duration = Duration::from_secs(30);
+    /// `ResolveImageConfig`: a registry round trip (or a few, with redirects and auth).
+    pub const RESOLVE_IMAGE_CONFIG: Duration = Duration::from_secs(300);
+    /// `Return`: the daemon only records the result.
+    pub const RETURN: Duration = Duration::from_secs(60);
+}
+
+/// Runs a gateway call with a time limit; running out is a `DeadlineExceeded` status.
+async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = crate::gateway::GwResult<T>>,
+) -> crate::gateway::GwResult<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(r) => r,
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+            "no answer from the builder within {} s",
+            limit.as_secs()
+        ))),
+    }
 }
 
 /// Why a build failed, before it is turned into a `google.rpc.Status`.
@@ -356,19 +391,22 @@ async fn resolve_images<B: Bridge>(
             out.insert(r, info.clone());
             continue;
         }
-        let resp = b
-            .resolve_image_config(gw::ResolveImageConfigRequest {
-                r#ref: r.clone(),
-                platform: Some(llb_graph::platform(&p.os, &p.arch, p.variant.as_deref())),
-                resolve_mode: opts
-                    .image_resolve_mode
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-                log_name: format!("[internal] load metadata for {r}"),
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| Failure::gateway(&format!("cannot resolve image {r}"), &s))?;
+        let request = gw::ResolveImageConfigRequest {
+            r#ref: r.clone(),
+            platform: Some(llb_graph::platform(&p.os, &p.arch, p.variant.as_deref())),
+            resolve_mode: opts
+                .image_resolve_mode
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            log_name: format!("[internal] load metadata for {r}"),
+            ..Default::default()
+        };
+        let resp = within(
+            limits::RESOLVE_IMAGE_CONFIG,
+            b.resolve_image_config(request),
+        )
+        .await
+        .map_err(|s| Failure::gateway(&format!("cannot resolve image {r}"), &s))?;
         let config: serde_json::Value = serde_json::from_slice(&resp.config).map_err(|e| {
             Failure::new(
                 code::INTERNAL,
@@ -433,16 +471,49 @@ async fn warn<B: Bridge>(b: &mut B, spec: &SpecFile, message: &str, at: Option<S
 pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(p) => {
-            let what = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Failure::new(
-                code::INTERNAL,
-                format!("internal error in aishell-frontend (please report it): {what}"),
-            ))
+        Err(p) => Err(panic_failure(p.as_ref())),
+    }
+}
+
+/// The failure the user sees for a panic: the panic's message, as an internal error.
+fn panic_failure(p: &(dyn std::any::Any + Send)) -> Failure {
+    let what = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Failure::new(
+        code::INTERNAL,
+        format!("internal error in aishell-frontend (please report it): {what}"),
+    )
+}
+
+/// A future whose panics become `Err` (like `guarded`, for the async flow): a panic
+/// between two gateway calls, or inside one, still ends in the single `Return` instead of
+/// a dead frontend that leaves buildx with a bare "EOF".
+struct CatchPanic<F>(Option<Pin<Box<F>>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(inner) = self.0.as_mut() else {
+            return Poll::Pending; // polled after completion: never ready again
+        };
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => {
+                self.0 = None;
+                Poll::Ready(Ok(v))
+            }
+            Err(p) => {
+                // The future is in an unknown state after unwinding; drop it here, not
+                // poll it again.
+                self.0 = None;
+                Poll::Ready(Err(p))
+            }
         }
     }
 }
@@ -628,8 +699,7 @@ pub async fn build<B: Bridge>(
     if let Some(req) = &opts.request_id {
         return crate::subrequest::answer(b, &opts, req, spec_out).await;
     }
-    let pong = b
-        .ping()
+    let pong = within(limits::PING, b.ping())
         .await
         .map_err(|s| Failure::gateway("the builder did not answer ping", &s))?;
     let caps = enabled_caps(&pong);
@@ -750,7 +820,10 @@ pub async fn build<B: Bridge>(
 /// exit non-zero; there is nobody left to tell).
 pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(), String> {
     let mut spec = None;
-    let outcome = build(b, env, &mut spec).await;
+    let outcome = match CatchPanic(Some(Box::pin(build(b, env, &mut spec)))).await {
+        Ok(outcome) => outcome,
+        Err(p) => Err(panic_failure(p.as_ref())),
+    };
     let req = match outcome {
         Ok(result) => gw::ReturnRequest {
             result: Some(result),
@@ -764,7 +837,7 @@ pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(),
             }
         }
     };
-    b.return_result(req)
+    within(limits::RETURN, b.return_result(req))
         .await
         .map_err(|s| format!("Return failed: {}", s.message()))
 }
