@@ -280,7 +280,9 @@ fn extension_changes(old: &Spec, new: &Spec, old_layer: &Layer, new_layer: &Laye
             } else if old_layer.description != new_layer.description {
                 vec![new_layer.description.clone()]
             } else {
-                vec!["the Dockerfile changed".into()]
+                // Same path and content: the reason is elsewhere (the foundation, or what
+                // the caller reports when it finds none).
+                Vec::new()
             }
         }
         (Some(Extension::Inline { .. }), Some(Extension::Dockerfile { .. })) => {
