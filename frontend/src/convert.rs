@@ -419,20 +419,29 @@ impl Ctx<'_> {
             .build(self.meta("harness", &format!("download {}", b.name.value), url.span));
         let dest = format!("{prefix}/bin/{}", b.name.value);
         let ts = self.epoch.map(|e| e * 1_000_000_000);
-        let place = CopyOptions {
+        // The binary is first staged as `<STAGE><prefix>/bin/<name>` in a scratch area of
+        // this same op (never exported: only the last action's result is the op's output),
+        // then the staged tree is copied onto `base` in one copy with the timestamp. Placing
+        // the file directly would leave `<prefix>` and `<prefix>/bin` with the build's
+        // time (writing a file into a folder bumps the folder's mtime after any mkdir
+        // timestamp), so the layer would differ on every cold build even with
+        // SOURCE_DATE_EPOCH; a copied tree gets the timestamp on its folders too, after
+        // their contents are written.
+        let staged = format!("{STAGE}{dest}");
+        let stage = CopyOptions {
             mode: Some(0o755),
             create_dest_path: true,
-            timestamp: ts,
             ..CopyOptions::default()
         };
-        let what = format!("{} -> {dest}", b.name.value);
-        let op = FileOp::on(base.clone()).mkdir_with(&format!("{prefix}/bin"), 0o755, None, ts);
         let op = match &b.extract {
-            None => op.copy(download, &format!("/{file_name}"), &dest, place),
+            None => FileOp::on(State::scratch()).copy(
+                download,
+                &format!("/{file_name}"),
+                &staged,
+                stage,
+            ),
             Some(member) => {
                 let member = member.value.trim_start_matches("./");
-                // Unpack into a scratch area of this same op (never exported), then copy
-                // the one member: only the last action's result is the op's output.
                 FileOp::on(State::scratch())
                     .copy(
                         download,
@@ -444,19 +453,33 @@ impl Ctx<'_> {
                             ..CopyOptions::default()
                         },
                     )
-                    .base(FileRef::State(base))
-                    .mkdir_with(&format!("{prefix}/bin"), 0o755, None, ts)
                     .copy_from(
                         FileRef::Action(0),
                         &format!("/unpacked/{member}"),
-                        &dest,
-                        place,
+                        &staged,
+                        stage,
                     )
             }
         };
+        let last = if b.extract.is_some() { 1 } else { 0 };
+        let op = op.base(FileRef::State(base)).copy_from(
+            FileRef::Action(last),
+            &format!("{STAGE}/"),
+            "/",
+            CopyOptions {
+                create_dest_path: true,
+                dir_copy_contents: true,
+                timestamp: ts,
+                ..CopyOptions::default()
+            },
+        );
+        let what = format!("{} -> {dest}", b.name.value);
         Ok(op.build(self.meta("harness", &what, b.span)))
     }
 }
+
+/// Where a binary is staged inside its file op before it is copied into place.
+const STAGE: &str = "/aishell-stage";
 
 /// The harness tools in canonical order: npm packages by name, then binaries by name.
 /// Order in the spec does not matter, so reordering a spec never changes the image.

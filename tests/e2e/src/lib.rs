@@ -385,3 +385,392 @@ pub fn vertex_cached(progress: &str, name_part: &str) -> Option<bool> {
             .any(|l| l.trim() == format!("{vertex} CACHED")),
     )
 }
+
+impl Docker {
+    /// `docker buildx build --progress=plain -f SPEC [extra] DIR` with nothing else added (no
+    /// `--load`, no tag): for tests that choose their own output (`--push`, `--output`,
+    /// `--metadata-file`, cache options).
+    pub fn buildx(&self, dir: &Path, spec: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<String> = vec![
+            "buildx".into(),
+            "build".into(),
+            "--progress=plain".into(),
+            "-f".into(),
+            dir.join(spec).display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(dir.display().to_string());
+        let r: Run = Command::new("docker")
+            .args(&args)
+            .output()
+            .expect("run docker buildx")
+            .into();
+        if !r.ok {
+            eprintln!("--- docker {} failed ---\n{}", args.join(" "), r.stderr);
+        }
+        r
+    }
+
+    /// Like [`Docker::buildx`], but panics with the output when the build fails.
+    pub fn buildx_ok(&self, dir: &Path, spec: &str, extra: &[&str]) -> Run {
+        let r = self.buildx(dir, spec, extra);
+        assert!(r.ok, "build failed:\n{}", r.stderr);
+        r
+    }
+
+    /// The daemon's version (`docker version --format {{.Server.Version}}`), e.g. `26.1.5`.
+    pub fn server_version(&self) -> String {
+        self.cmd(&["version", "--format", "{{.Server.Version}}"])
+            .stdout
+            .trim()
+            .to_string()
+    }
+
+    /// Empties the builder's cache (`docker builder prune -af`), panicking on failure.
+    pub fn prune_builder(&self) {
+        let r = self.cmd(&["builder", "prune", "-af"]);
+        assert!(r.ok, "docker builder prune: {}", r.stderr);
+    }
+}
+
+/// An HTTP response read by [`http_get`].
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The body as JSON, panicking when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(500)])
+            )
+        })
+    }
+}
+
+/// `GET http://HOST/PATH` with extra headers. HTTP/1.0, so the server answers with a plain
+/// body and closes the connection: no chunked decoding is needed for this small client.
+pub fn http_get(host: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("an HTTP status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// Media types a manifest request accepts: OCI and Docker, single images and indexes.
+pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// A private registry (Debian's `docker-registry`, distribution 2.8) on 127.0.0.1 with its
+/// own storage and log, stopped when dropped. Docker treats 127.0.0.0/8 as an insecure
+/// registry, so `--push` and registry caches reach it over plain HTTP with no daemon setting.
+#[derive(Debug)]
+pub struct Registry {
+    /// `127.0.0.1:PORT`, the registry part of image references.
+    pub host: String,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+/// The registry program: `AISHELL_E2E_REGISTRY`, else `docker-registry` (Debian's name) or
+/// `registry` (upstream's) on PATH.
+fn registry_program() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("AISHELL_E2E_REGISTRY") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|d| [d.join("docker-registry"), d.join("registry")])
+        .find(|p| p.is_file())
+}
+
+impl Registry {
+    /// Starts a registry on a free port, or `None` (after a loud message) when the program
+    /// is missing and tests are not required; panics when they are (`scripts/test` installs
+    /// it).
+    pub fn start() -> Option<Registry> {
+        let Some(program) = registry_program() else {
+            if required() {
+                panic!(
+                    "no registry program (Debian package docker-registry; scripts/test installs it, or set AISHELL_E2E_REGISTRY)"
+                );
+            }
+            eprintln!("SKIPPED registry test: no docker-registry program");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("aishell-e2e-registry-")
+            .tempdir()
+            .unwrap();
+        // A free port: bind, read it, release it; the registry takes it right after.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new(&program)
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let registry = Registry { host, child, dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&registry.host).is_ok()
+                && http_get(&registry.host, "/v2/", &[]).status == 200
+            {
+                return Some(registry);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the registry did not answer:\n{}", registry.log());
+    }
+
+    /// `GET /v2/…` on the registry.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http_get(&self.host, path, &[("Accept", MANIFEST_TYPES)])
+    }
+
+    /// The manifest (or index) of `repo:reference`, panicking unless it exists.
+    pub fn manifest(&self, repo: &str, reference: &str) -> Value {
+        let r = self.get(&format!("/v2/{repo}/manifests/{reference}"));
+        assert_eq!(
+            r.status,
+            200,
+            "manifest {repo}:{reference}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        r.json()
+    }
+
+    /// A blob of `repo`, panicking unless it exists.
+    pub fn blob(&self, repo: &str, digest: &str) -> Vec<u8> {
+        let r = http_get(&self.host, &format!("/v2/{repo}/blobs/{digest}"), &[]);
+        assert_eq!(r.status, 200, "blob {digest} of {repo}");
+        r.body
+    }
+
+    /// Every blob the registry stores (layers, configs, manifests), digest → size, read
+    /// from its storage: the registry API has no listing of blobs.
+    pub fn blobs(&self) -> BTreeMap<String, u64> {
+        let root = self.dir.path().join("data/docker/registry/v2/blobs/sha256");
+        let mut out = BTreeMap::new();
+        for shard in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for blob in std::fs::read_dir(shard.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if let Ok(m) = std::fs::metadata(blob.path().join("data")) {
+                    out.insert(
+                        format!("sha256:{}", blob.file_name().to_string_lossy()),
+                        m.len(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// The registry's log so far (one line per request).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The entries of a tar (regular files only), path → bytes; a gzipped tar is unpacked.
+pub fn tar_files(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let data = gunzip_if_gzip(bytes);
+    let mut archive = tar::Archive::new(&data[..]);
+    let mut out = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.header().entry_type().is_file() {
+            let path = entry.path().unwrap().display().to_string();
+            let mut body = Vec::new();
+            entry.read_to_end(&mut body).unwrap();
+            out.insert(path, body);
+        }
+    }
+    out
+}
+
+/// The entries of a tar: path → (type byte, mode, mtime).
+pub type TarEntries = BTreeMap<String, (u8, u32, u64)>;
+
+/// Every entry of a tar (files, folders, links).
+pub fn tar_entries(bytes: &[u8]) -> TarEntries {
+    let data = gunzip_if_gzip(bytes);
+    let mut archive = tar::Archive::new(&data[..]);
+    let mut out = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let h = entry.header();
+        out.insert(
+            entry.path().unwrap().display().to_string(),
+            (
+                h.entry_type().as_byte(),
+                h.mode().unwrap_or(0),
+                h.mtime().unwrap_or(0),
+            ),
+        );
+    }
+    out
+}
+
+/// The bytes, gunzipped when they start with gzip's magic number.
+pub fn gunzip_if_gzip(bytes: &[u8]) -> Vec<u8> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        out
+    } else {
+        bytes.to_vec()
+    }
+}
+
+/// An OCI image layout read from a tar (`--output type=oci,dest=….tar`, `docker save`).
+#[derive(Debug)]
+pub struct OciLayout {
+    /// path → bytes of every file in the tar.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// One platform's image in an index: its platform, manifest digest, manifest and config.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    /// `os/architecture[/variant]`.
+    pub platform: String,
+    /// The manifest's digest.
+    pub digest: String,
+    /// The manifest.
+    pub manifest: Value,
+    /// The image config.
+    pub config: Value,
+}
+
+impl PlatformImage {
+    /// The layer digests, bottom to top.
+    pub fn layer_digests(&self) -> Vec<String> {
+        self.manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+impl OciLayout {
+    /// Reads the tar at `path`.
+    pub fn read(path: &Path) -> Self {
+        OciLayout {
+            files: tar_files(&std::fs::read(path).unwrap()),
+        }
+    }
+
+    /// The blob with `digest` (`sha256:…`).
+    pub fn blob(&self, digest: &str) -> &[u8] {
+        let p = format!("blobs/{}", digest.replacen(':', "/", 1));
+        self.files
+            .get(&p)
+            .unwrap_or_else(|| panic!("no blob {digest} in the layout"))
+    }
+
+    /// A blob as JSON.
+    pub fn json(&self, digest: &str) -> Value {
+        serde_json::from_slice(self.blob(digest)).unwrap()
+    }
+
+    /// The images of the layout per platform, following indexes from `index.json` down and
+    /// leaving out attestation manifests (platform `unknown/unknown`).
+    pub fn images(&self) -> Vec<PlatformImage> {
+        let index: Value = serde_json::from_slice(&self.files["index.json"]).unwrap();
+        let mut out = Vec::new();
+        walk_index(&index, &|d| self.json(d), &mut out);
+        out
+    }
+}
+
+/// Collects the platform images below an index; `fetch` reads a blob as JSON (from a
+/// layout, or from a registry).
+pub fn walk_index(index: &Value, fetch: &dyn Fn(&str) -> Value, out: &mut Vec<PlatformImage>) {
+    for m in index["manifests"].as_array().into_iter().flatten() {
+        let digest = m["digest"].as_str().unwrap();
+        let media = m["mediaType"].as_str().unwrap_or("");
+        if media.contains("index") || media.contains("manifest.list") {
+            walk_index(&fetch(digest), fetch, out);
+            continue;
+        }
+        let platform = &m["platform"];
+        if platform["os"] == "unknown" {
+            continue;
+        }
+        let manifest = fetch(digest);
+        let config = fetch(manifest["config"]["digest"].as_str().unwrap());
+        let mut p = format!(
+            "{}/{}",
+            config["os"].as_str().unwrap_or(""),
+            config["architecture"].as_str().unwrap_or("")
+        );
+        if let Some(v) = config["variant"].as_str() {
+            p.push('/');
+            p.push_str(v);
+        }
+        out.push(PlatformImage {
+            platform: p,
+            digest: digest.to_string(),
+            manifest,
+            config,
+        });
+    }
+}
