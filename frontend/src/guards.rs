@@ -135,22 +135,41 @@ pub async fn provided<B: Bridge>(
     Ok(out)
 }
 
-/// Entries under `prefix` in `extension` that the foundation does not have.
+/// How many folders [`extension_under_prefix`] descends into that both the foundation and
+/// the extension have, so a huge tree under the prefix cannot stall a build.
+const MAX_SHARED_DIRS: usize = 200;
+
+/// Entries under `prefix` in `extension` that the foundation does not have. Folders both
+/// have are descended into (a foundation with `/tools/bin` must not hide an extension's
+/// `/tools/bin/x`); a file both have by name is not compared by content.
 pub async fn extension_under_prefix<B: Bridge>(
     b: &mut B,
     extension: &str,
     foundation: &str,
     prefix: &str,
 ) -> Result<Vec<String>, tonic::Status> {
-    let Some(ext) = list(b, extension, prefix).await? else {
-        return Ok(Vec::new());
-    };
-    let base = list(b, foundation, prefix).await?.unwrap_or_default();
-    Ok(ext
-        .into_iter()
-        .filter(|e| !base.contains(e))
-        .map(|e| join(prefix, &e.name))
-        .collect())
+    let mut found = Vec::new();
+    let mut todo = vec![prefix.to_string()];
+    let mut visited = 0;
+    while let Some(dir) = todo.pop() {
+        visited += 1;
+        if visited > MAX_SHARED_DIRS {
+            break;
+        }
+        let Some(ext) = list(b, extension, &dir).await? else {
+            continue;
+        };
+        let base = list(b, foundation, &dir).await?.unwrap_or_default();
+        for e in ext {
+            match base.iter().find(|x| x.name == e.name) {
+                None => found.push(join(&dir, &e.name)),
+                Some(x) if x.dir && e.dir => todo.push(join(&dir, &e.name)),
+                Some(_) => {}
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// A problem found by the guards.

@@ -606,3 +606,27 @@ harness:
     run(&mut ok, env(&[])).await.unwrap();
     assert!(ok.returns[0].error.is_none(), "{:?}", ok.returns[0].error);
 }
+
+#[tokio::test]
+async fn an_extension_adding_files_inside_a_foundation_folder_under_the_prefix_is_found() {
+    // The foundation already has /tools/bin; the extension adds /tools/bin/mine.
+    let mut fake = Fake::new(SPEC, true);
+    fake.listings = vec![
+        ("echo extension", "/tools", vec![("bin", true)]),
+        (
+            "echo extension",
+            "/tools/bin",
+            vec![("mine", false), ("base-tool", false)],
+        ),
+        ("echo foundation", "/tools", vec![("bin", true)]),
+        ("echo foundation", "/tools/bin", vec![("base-tool", false)]),
+    ];
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(
+        err.message
+            .contains("the extension writes under the harness prefix: /tools/bin/mine ("),
+        "{}",
+        err.message
+    );
+}
