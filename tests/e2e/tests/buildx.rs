@@ -708,3 +708,75 @@ harness:
         }
     }
 }
+
+/// Harness layers built by *different* engines (scripts/test runs this file on Docker 26.1
+/// and then on 28.5) are identical: each run records its layer digests, uncompressed so the
+/// digest is the content's and not one gzip implementation's, and compares them with the
+/// records other engine versions left in this target folder.
+#[test]
+fn harness_layers_are_identical_across_engines() {
+    let Some(docker) = engine() else { return };
+    let _g = exclusive();
+    let server = FileServer::start();
+    // Fixed bytes (no per-run nonce): every engine must build the very same layers.
+    let archive = tool("across engines");
+    let bare = b"bare across engines\n".to_vec();
+    let url = server.put("across.tar.gz", archive.clone());
+    let bare_url = server.put("across-bare", bare.clone());
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1
+foundation:
+  from: {base}
+harness:
+  binaries:
+    bare: {{url: \"{bare_url}\", sha256: \"{bare_sum}\"}}
+    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
+",
+        base = busybox_image(),
+        bare_sum = sha256(&bare),
+        sum = sha256(&archive),
+    ));
+    let (layers, _) = harness_layers(
+        &docker,
+        &project,
+        ",compression=uncompressed,rewrite-timestamp=true",
+    );
+    assert_eq!(layers.len(), 2);
+    let version = docker
+        .cmd(&["version", "--format", "{{.Server.Version}}"])
+        .stdout
+        .trim()
+        .to_string();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("aishell-e2e-repro");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == format!("{version}.json") {
+            continue;
+        }
+        let theirs: Vec<String> =
+            serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
+        assert_eq!(
+            layers, theirs,
+            "harness layers differ between Docker {version} and {name}"
+        );
+        compared += 1;
+    }
+    std::fs::write(
+        dir.join(format!("{version}.json")),
+        serde_json::to_string(&layers).unwrap(),
+    )
+    .unwrap();
+    eprintln!("harness layers of Docker {version} compared with {compared} other engine(s)");
+    // scripts/test says how many engines ran before this one, so the comparison cannot
+    // silently be skipped there.
+    if let Ok(peers) = std::env::var("AISHELL_E2E_REPRO_PEERS") {
+        let peers: usize = peers.parse().unwrap();
+        assert!(
+            compared >= peers,
+            "expected records of {peers} other engine(s), found {compared}"
+        );
+    }
+}
