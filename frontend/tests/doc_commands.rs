@@ -230,6 +230,22 @@ const NOT_YET_TESTED: &[(&str, &str)] = &[
         "AISHELL_FRONTEND_IMAGE=* scripts/frontend-image",
         "scripts/test builds the frontend image under its default name only",
     ),
+    (
+        "pip install matplotlib",
+        "a benchmark prerequisite (charts only); benchmarks are run by hand, not in CI",
+    ),
+    (
+        "bench/run --quick",
+        "benchmarks are run by hand (minutes, and they prune the builder cache), not in CI; results are committed under bench/results",
+    ),
+    (
+        "bench/run",
+        "benchmarks are run by hand, not in CI; results are committed under bench/results",
+    ),
+    (
+        "bench/run --cold-runs 1 --ext-runs 1",
+        "benchmarks are run by hand, not in CI; results are committed under bench/results",
+    ),
 ];
 
 /// Commands this test runs in the sandbox, besides `aishell-frontend`.
