@@ -670,16 +670,14 @@ fn harness_layers(
     (layers, entries)
 }
 
-#[test]
-fn harness_layers_are_reproducible_from_clean_caches() {
-    let Some(docker) = engine() else { return };
-    let _g = exclusive();
-    let server = FileServer::start();
-    let run = nonce();
-    let archive = tool(&format!("repro {run}"));
-    let bare = format!("bare {run}\n").into_bytes();
-    let url = server.put("repro.tar.gz", archive.clone());
-    let bare_url = server.put("bare", bare.clone());
+/// A harness-only project with two binaries served by `server` under names starting with
+/// `slug`: `bare` (a plain file) and `hello` (extracted from a tarball); `content` decides
+/// their bytes.
+fn two_binaries(server: &FileServer, slug: &str, content: &str) -> Project {
+    let archive = tool(content);
+    let bare = format!("bare {content}\n").into_bytes();
+    let url = server.put(&format!("{slug}.tar.gz"), archive.clone());
+    let bare_url = server.put(&format!("{slug}-bare"), bare.clone());
     let project = Project::new();
     project.spec(&format!(
         "version: 1
@@ -694,6 +692,15 @@ harness:
         bare_sum = sha256(&bare),
         sum = sha256(&archive),
     ));
+    project
+}
+
+#[test]
+fn harness_layers_are_reproducible_from_clean_caches() {
+    let Some(docker) = engine() else { return };
+    let _g = exclusive();
+    let server = FileServer::start();
+    let project = two_binaries(&server, "repro", &format!("repro {}", nonce()));
     // The frontend's own timestamps (SOURCE_DATE_EPOCH on every file and folder it makes),
     // and BuildKit's rewrite-timestamp on top.
     for extra in ["", ",rewrite-timestamp=true"] {
@@ -719,24 +726,7 @@ fn harness_layers_are_identical_across_engines() {
     let _g = exclusive();
     let server = FileServer::start();
     // Fixed bytes (no per-run nonce): every engine must build the very same layers.
-    let archive = tool("across engines");
-    let bare = b"bare across engines\n".to_vec();
-    let url = server.put("across.tar.gz", archive.clone());
-    let bare_url = server.put("across-bare", bare.clone());
-    let project = Project::new();
-    project.spec(&format!(
-        "version: 1
-foundation:
-  from: {base}
-harness:
-  binaries:
-    bare: {{url: \"{bare_url}\", sha256: \"{bare_sum}\"}}
-    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
-",
-        base = busybox_image(),
-        bare_sum = sha256(&bare),
-        sum = sha256(&archive),
-    ));
+    let project = two_binaries(&server, "across", "across engines");
     let (layers, _) = harness_layers(
         &docker,
         &project,
