@@ -5,7 +5,12 @@
 //! * every harness layer writes only under the harness prefix (a tool must never clobber
 //!   the dpkg database, `/etc/passwd` or `/usr/local` of the extension);
 //! * the extension writes nothing under the prefix;
-//! * no two harness layers provide the same file (two npm packages with one bin name).
+//! * no two harness layers provide the same file (two npm packages with one bin name);
+//! * no harness layer carries a folder on the way to the prefix that differs from the image
+//!   below it: a merge does not follow the lower image's symlinks (a layer with a real `/lib`
+//!   folder hides Debian's `/lib -> usr/lib` and every program stops working), and the upper
+//!   layer's folder metadata wins (a `/tmp` folder made 0755 by a layer built from scratch
+//!   takes away the sticky 1777 bit).
 //!
 //! Each check lists directories with `ReadDir`, which builds the layer if needed (it had to
 //! be built anyway) and costs a handful of calls per layer.
@@ -16,6 +21,28 @@ use std::collections::BTreeMap;
 
 /// Go's `os.ModeDir` bit in `fsutil.types.Stat.mode`.
 const MODE_DIR: u32 = 1 << 31;
+/// Go's `os.ModeSymlink`.
+const MODE_SYMLINK: u32 = 1 << 27;
+/// Go's `os.ModeSetuid`, `os.ModeSetgid` and `os.ModeSticky`.
+const MODE_SETUID: u32 = 1 << 23;
+const MODE_SETGID: u32 = 1 << 22;
+const MODE_STICKY: u32 = 1 << 20;
+
+/// The permission bits of a Go file mode the way `chmod` writes them: the nine rwx bits plus
+/// setuid (0o4000), setgid (0o2000) and sticky (0o1000).
+pub fn chmod_bits(go_mode: u32) -> u32 {
+    let mut m = go_mode & 0o777;
+    for (bit, octal) in [
+        (MODE_SETUID, 0o4000),
+        (MODE_SETGID, 0o2000),
+        (MODE_STICKY, 0o1000),
+    ] {
+        if go_mode & bit != 0 {
+            m |= octal;
+        }
+    }
+    m
+}
 
 /// A layer to check: its kind, tool name and the ref of its filesystem.
 #[derive(Debug, Clone)]
@@ -33,6 +60,20 @@ pub struct Entry {
     pub name: String,
     /// Is a directory.
     pub dir: bool,
+    /// The target, when it is a symlink.
+    pub symlink: Option<String>,
+    /// Permission bits as `chmod` writes them (see [`chmod_bits`]).
+    pub perm: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+}
+
+impl Entry {
+    fn owner_and_mode(&self) -> String {
+        format!("{:04o} {}:{}", self.perm, self.uid, self.gid)
+    }
 }
 
 /// Lists `dir` of `r#ref`; `Ok(None)` when it does not exist.
@@ -58,6 +99,10 @@ pub async fn list<B: Bridge>(
                 .map(|s| Entry {
                     name: s.path.rsplit('/').next().unwrap_or(&s.path).to_string(),
                     dir: s.mode & MODE_DIR != 0,
+                    symlink: (s.mode & MODE_SYMLINK != 0).then(|| s.linkname.clone()),
+                    perm: chmod_bits(s.mode),
+                    uid: s.uid,
+                    gid: s.gid,
                 })
                 .collect();
             v.sort_by(|a, b| a.name.cmp(&b.name));
@@ -172,6 +217,109 @@ pub async fn extension_under_prefix<B: Bridge>(
     Ok(found)
 }
 
+/// The folders from `/` down to `prefix` (the prefix included) that the harness layer
+/// `layer` carries differently from the image `below` it: as a folder where `below` has a
+/// symlink or a file, or with another mode or owner. Folders `below` lacks are new and fine.
+pub async fn parents_changed<B: Bridge>(
+    b: &mut B,
+    layer: &str,
+    below: &str,
+    prefix: &str,
+) -> Result<Vec<ParentChange>, tonic::Status> {
+    let mut out = Vec::new();
+    let mut dir = "/".to_string();
+    for component in prefix.trim_start_matches('/').split('/') {
+        let find = |entries: Option<Vec<Entry>>| {
+            entries
+                .unwrap_or_default()
+                .into_iter()
+                .find(|e| e.name == component)
+        };
+        let path = join(&dir, component);
+        let Some(up) = find(list(b, layer, &dir).await?) else {
+            break;
+        };
+        if !up.dir {
+            break;
+        }
+        match find(list(b, below, &dir).await?) {
+            None => {}
+            Some(low) => {
+                if let Some(target) = &low.symlink {
+                    out.push(ParentChange::ReplacesSymlink {
+                        path: path.clone(),
+                        target: target.clone(),
+                    });
+                    break;
+                }
+                if !low.dir {
+                    out.push(ParentChange::ReplacesFile { path: path.clone() });
+                    break;
+                }
+                if (low.perm, low.uid, low.gid) != (up.perm, up.uid, up.gid) {
+                    out.push(ParentChange::Metadata {
+                        path: path.clone(),
+                        below: low.owner_and_mode(),
+                        layer: up.owner_and_mode(),
+                    });
+                }
+            }
+        }
+        dir = path;
+    }
+    Ok(out)
+}
+
+/// How a harness layer's folder differs from the image below (see [`parents_changed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParentChange {
+    /// Below, `path` is a symlink to `target`; the layer has a real folder there.
+    ReplacesSymlink {
+        /// The path.
+        path: String,
+        /// The symlink's target, as stored.
+        target: String,
+    },
+    /// Below, `path` is a file.
+    ReplacesFile {
+        /// The path.
+        path: String,
+    },
+    /// Both are folders, with another mode or owner (`"1777 0:0"`).
+    Metadata {
+        /// The path.
+        path: String,
+        /// Mode and owner below.
+        below: String,
+        /// Mode and owner in the layer.
+        layer: String,
+    },
+}
+
+/// `prefix` with the symlink at `path` (pointing at `target`) resolved, e.g. `/lib/aishell`
+/// with `/lib -> usr/lib` gives `/usr/lib/aishell`.
+pub fn resolve_symlink(prefix: &str, path: &str, target: &str) -> String {
+    let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    let base = if target.starts_with('/') {
+        target.trim_end_matches('/').to_string()
+    } else {
+        format!("{parent}/{}", target.trim_end_matches('/'))
+    };
+    // Normalise `.` and `..` components.
+    let mut parts: Vec<&str> = Vec::new();
+    for c in base.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let rest = prefix.strip_prefix(path).unwrap_or("");
+    format!("/{}{rest}", parts.join("/"))
+}
+
 /// A problem found by the guards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
@@ -186,6 +334,15 @@ pub enum Violation {
     ExtensionUnderPrefix {
         /// The paths.
         paths: Vec<String>,
+    },
+    /// A tool's folder on the way to the prefix differs from the image below.
+    Parent {
+        /// The tool.
+        tool: String,
+        /// The harness prefix.
+        prefix: String,
+        /// What differs.
+        change: ParentChange,
     },
     /// Two tools provide the same path.
     Collision {
@@ -218,6 +375,31 @@ impl std::fmt::Display for Violation {
                 "the extension writes under the harness prefix: {} (that folder belongs to the harness layers; move these files or change harness.prefix)",
                 some(paths)
             ),
+            Violation::Parent {
+                tool,
+                prefix,
+                change: ParentChange::ReplacesSymlink { path, target },
+            } => write!(
+                f,
+                "harness tool {tool} has a folder at {path}, but in the image below {path} is a symlink to {target}; merged layers do not follow symlinks, so the folder would replace the symlink and hide everything behind it. Set harness.prefix to a path without symlinks: {}",
+                resolve_symlink(prefix, path, target)
+            ),
+            Violation::Parent {
+                tool,
+                change: ParentChange::ReplacesFile { path },
+                ..
+            } => write!(
+                f,
+                "harness tool {tool} has a folder at {path}, but in the image below {path} is a file that the merge would replace; change harness.prefix"
+            ),
+            Violation::Parent {
+                tool,
+                change: ParentChange::Metadata { path, below, layer },
+                ..
+            } => write!(
+                f,
+                "harness tool {tool} carries the folder {path} as {layer} (mode uid:gid), but the image below has it as {below}; the merge would replace the folder's mode and owner. Put harness.prefix under folders that are root-owned 0755 (the default /tools is)"
+            ),
             Violation::Collision { path, tools } => write!(
                 f,
                 "harness tools {} both provide {path}; the upper layer would silently hide the other",
@@ -248,6 +430,26 @@ pub fn collisions(provided: &[(String, Vec<String>)]) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_modes_become_chmod_bits() {
+        assert_eq!(chmod_bits(MODE_DIR | MODE_STICKY | 0o777), 0o1777);
+        assert_eq!(chmod_bits(MODE_DIR | 0o755), 0o755);
+        assert_eq!(chmod_bits(MODE_SETUID | MODE_SETGID | 0o750), 0o6750);
+    }
+
+    #[test]
+    fn symlinks_in_the_prefix_are_resolved_for_the_hint() {
+        assert_eq!(
+            resolve_symlink("/lib/aishell", "/lib", "usr/lib"),
+            "/usr/lib/aishell"
+        );
+        assert_eq!(
+            resolve_symlink("/opt/x/tools", "/opt/x", "../srv/x/"),
+            "/srv/x/tools"
+        );
+        assert_eq!(resolve_symlink("/a/b", "/a", "/c/d"), "/c/d/b");
+    }
 
     #[test]
     fn collisions_are_found_by_path() {

@@ -626,6 +626,9 @@ async fn check_guards<B: Bridge>(
     let mut violations: Vec<(Span, guards::Violation)> = Vec::new();
     let mut provided = Vec::new();
     let mut spans = BTreeMap::new();
+    // The whole image below the harness (foundation plus extension), built once, for the
+    // folders on the way to the prefix; a harness-only image has nothing below it.
+    let mut below: Option<String> = None;
     for layer in &conv.layers {
         match layer.part {
             Part::Harness if opts.target != Target::Extension => {
@@ -639,6 +642,29 @@ async fn check_guards<B: Bridge>(
                             paths: outside,
                         },
                     ));
+                }
+                if opts.target == Target::Image {
+                    let low = match &below {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r = solve_ref(b, opts, file, &conv.extension).await?;
+                            below = Some(r.clone());
+                            r
+                        }
+                    };
+                    for change in guards::parents_changed(b, &r, &low, prefix)
+                        .await
+                        .map_err(fail)?
+                    {
+                        violations.push((
+                            layer.span,
+                            guards::Violation::Parent {
+                                tool: layer.name.clone(),
+                                prefix: prefix.to_string(),
+                                change,
+                            },
+                        ));
+                    }
                 }
                 provided.push((
                     layer.name.clone(),
