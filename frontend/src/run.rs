@@ -600,17 +600,20 @@ async fn dockerfile_extension<B: Bridge>(
     Ok(DockerfileExtension { state, config })
 }
 
+/// Builds `state` and returns its ref; a failure names `what` was being built (e.g.
+/// "building harness layer hello (/tools/bin/hello from https://…)").
 async fn solve_ref<B: Bridge>(
     b: &mut B,
     opts: &Options,
     file: &SpecFile,
     state: &State,
+    what: &str,
 ) -> Result<String, Failure> {
     let def = marshal(state, &[file.source_file()]);
     let resp = b
         .solve(solve_request(def, opts))
         .await
-        .map_err(|s| Failure::gateway("solve failed", &s))?;
+        .map_err(|s| Failure::gateway(what, &s))?;
     Ok(ref_id(&resp).unwrap_or_default())
 }
 
@@ -622,7 +625,8 @@ async fn check_guards<B: Bridge>(
     conv: &convert::Conversion,
     prefix: &str,
 ) -> Result<(), Failure> {
-    let fail = |s: tonic::Status| Failure::gateway("building a layer failed", &s);
+    // A ref is built lazily, on the first ReadDir: errors of that build arrive here and are
+    // named after the layer being checked.
     let mut violations: Vec<(Span, guards::Violation)> = Vec::new();
     let mut provided = Vec::new();
     let mut spans = BTreeMap::new();
@@ -632,7 +636,12 @@ async fn check_guards<B: Bridge>(
     for layer in &conv.layers {
         match layer.part {
             Part::Harness if opts.target != Target::Extension => {
-                let r = solve_ref(b, opts, file, &layer.state).await?;
+                let what = format!(
+                    "building harness layer {} ({})",
+                    layer.name, layer.description
+                );
+                let r = solve_ref(b, opts, file, &layer.state, &what).await?;
+                let fail = |s: tonic::Status| Failure::gateway(&what, &s);
                 let outside = guards::outside_prefix(b, &r, prefix).await.map_err(fail)?;
                 if !outside.is_empty() {
                     violations.push((
@@ -647,7 +656,14 @@ async fn check_guards<B: Bridge>(
                     let low = match &below {
                         Some(r) => r.clone(),
                         None => {
-                            let r = solve_ref(b, opts, file, &conv.extension).await?;
+                            let r = solve_ref(
+                                b,
+                                opts,
+                                file,
+                                &conv.extension,
+                                "building the image below the harness",
+                            )
+                            .await?;
                             below = Some(r.clone());
                             r
                         }
@@ -673,8 +689,11 @@ async fn check_guards<B: Bridge>(
                 spans.insert(layer.name.clone(), layer.span);
             }
             Part::Extension if opts.target != Target::Harness => {
-                let ext = solve_ref(b, opts, file, &conv.extension).await?;
-                let base = solve_ref(b, opts, file, &conv.foundation).await?;
+                let what = "building the extension";
+                let fail = |s: tonic::Status| Failure::gateway(what, &s);
+                let ext = solve_ref(b, opts, file, &conv.extension, what).await?;
+                let base =
+                    solve_ref(b, opts, file, &conv.foundation, "building the foundation").await?;
                 let paths = guards::extension_under_prefix(b, &ext, &base, prefix)
                     .await
                     .map_err(fail)?;

@@ -268,6 +268,8 @@ pub struct FileServer {
     pub base: String,
     files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
     hits: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// Paths whose responses stop after this many body bytes (the connection is closed).
+    cuts: Arc<Mutex<BTreeMap<String, usize>>>,
     total: Arc<AtomicUsize>,
 }
 
@@ -279,10 +281,11 @@ impl FileServer {
         let files: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
         let hits: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
         let total = Arc::new(AtomicUsize::new(0));
-        let (f, h, t) = (files.clone(), hits.clone(), total.clone());
+        let cuts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+        let (f, h, t, c) = (files.clone(), hits.clone(), total.clone(), cuts.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (f, h, t) = (f.clone(), h.clone(), t.clone());
+                let (f, h, t, c) = (f.clone(), h.clone(), t.clone(), c.clone());
                 std::thread::spawn(move || {
                     let mut stream = stream;
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -311,6 +314,14 @@ impl FileServer {
                         body.len()
                     );
                     let _ = stream.write_all(head.as_bytes());
+                    if let Some(&cut) = c.lock().unwrap().get(&path) {
+                        // The server "goes away" mid-download: part of the body, then the
+                        // connection closes although Content-Length promised more.
+                        let _ = stream.write_all(&body[..cut.min(body.len())]);
+                        let _ = stream.flush();
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
                     if method != "HEAD" {
                         let _ = stream.write_all(&body);
                     }
@@ -324,14 +335,24 @@ impl FileServer {
             base,
             files,
             hits,
+            cuts,
             total,
         }
     }
 
     /// Serves `bytes` at `/name` and returns the URL.
     pub fn put(&self, name: &str, bytes: Vec<u8>) -> String {
+        self.cuts.lock().unwrap().remove(&format!("/{name}"));
         self.files.lock().unwrap().insert(format!("/{name}"), bytes);
         format!("{}/{name}", self.base)
+    }
+
+    /// Like [`FileServer::put`], but every response announces all of `bytes` and closes the
+    /// connection after the first `sent` bytes of the body.
+    pub fn put_cut(&self, name: &str, bytes: Vec<u8>, sent: usize) -> String {
+        let url = self.put(name, bytes);
+        self.cuts.lock().unwrap().insert(format!("/{name}"), sent);
+        url
     }
 
     /// All requests so far.
