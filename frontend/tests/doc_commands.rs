@@ -266,6 +266,14 @@ const NOT_YET_TESTED: &[(&str, &str)] = &[
         "bench/run --scenario fleet",
         "benchmarks are run by hand, not in CI; results are committed under bench/results",
     ),
+    (
+        "cargo bench -p aishell-frontend --bench emit",
+        "benchmarks are run by hand, not in CI (minutes of optimised build); clippy --all-targets compiles frontend/benches/emit.rs",
+    ),
+    (
+        "bench/overhead",
+        "benchmarks are run by hand, not in CI; results are committed under bench/results",
+    ),
 ];
 
 /// Commands this test runs in the sandbox, besides `aishell-frontend`.
