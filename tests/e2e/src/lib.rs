@@ -587,6 +587,45 @@ impl Registry {
         panic!("the registry did not answer:\n{}", registry.log());
     }
 
+    /// The images of `repo:tag` in the registry, per platform (attestations left out).
+    pub fn images(&self, repo: &str, tag: &str) -> Vec<PlatformImage> {
+        let top = self.manifest(repo, tag);
+        let fetch = |d: &str| -> serde_json::Value {
+            if d.is_empty() {
+                return serde_json::Value::Null;
+            }
+            let r = self.get(&format!("/v2/{repo}/manifests/{d}"));
+            if r.status == 200 {
+                r.json()
+            } else {
+                serde_json::from_slice(&self.blob(repo, d)).unwrap()
+            }
+        };
+        if top["manifests"].is_array() {
+            let mut out = Vec::new();
+            walk_index(&top, &fetch, &mut out);
+            out
+        } else {
+            let config = fetch(top["config"]["digest"].as_str().unwrap());
+            let digest = self
+                .get(&format!("/v2/{repo}/manifests/{tag}"))
+                .headers
+                .get("docker-content-digest")
+                .cloned()
+                .unwrap_or_default();
+            vec![PlatformImage {
+                platform: format!(
+                    "{}/{}",
+                    config["os"].as_str().unwrap(),
+                    config["architecture"].as_str().unwrap()
+                ),
+                digest,
+                manifest: top,
+                config,
+            }]
+        }
+    }
+
     /// `GET /v2/…` on the registry.
     pub fn get(&self, path: &str) -> HttpResponse {
         http_get(&self.host, path, &[("Accept", MANIFEST_TYPES)])

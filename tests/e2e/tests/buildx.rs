@@ -15,9 +15,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_e2e::{
-    Docker, FileServer, OciLayout, PlatformImage, Project, Registry, TarEntries, busybox_image,
-    debian_image, engine, gunzip_if_gzip, sha256, tar_entries, tar_files, tar_gz, vertex_cached,
-    walk_index,
+    Docker, FileServer, OciLayout, Project, Registry, TarEntries, busybox_image, debian_image,
+    engine, gunzip_if_gzip, sha256, tar_entries, tar_files, tar_gz, vertex_cached,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -158,45 +157,6 @@ fn a_build_without_the_npm_secret_fails_clearly() {
 
 // --- registry --------------------------------------------------------------------------------
 
-/// The images of `repo:tag` in the registry, per platform (attestations left out).
-fn registry_images(reg: &Registry, repo: &str, tag: &str) -> Vec<PlatformImage> {
-    let top = reg.manifest(repo, tag);
-    let fetch = |d: &str| -> serde_json::Value {
-        if d.is_empty() {
-            return serde_json::Value::Null;
-        }
-        let r = reg.get(&format!("/v2/{repo}/manifests/{d}"));
-        if r.status == 200 {
-            r.json()
-        } else {
-            serde_json::from_slice(&reg.blob(repo, d)).unwrap()
-        }
-    };
-    if top["manifests"].is_array() {
-        let mut out = Vec::new();
-        walk_index(&top, &fetch, &mut out);
-        out
-    } else {
-        let config = fetch(top["config"]["digest"].as_str().unwrap());
-        let digest = reg
-            .get(&format!("/v2/{repo}/manifests/{tag}"))
-            .headers
-            .get("docker-content-digest")
-            .cloned()
-            .unwrap_or_default();
-        vec![PlatformImage {
-            platform: format!(
-                "{}/{}",
-                config["os"].as_str().unwrap(),
-                config["architecture"].as_str().unwrap()
-            ),
-            digest,
-            manifest: top,
-            config,
-        }]
-    }
-}
-
 /// Blob uploads in the registry's log (`PUT /v2/…/blobs/uploads/…` answered 201).
 fn blob_uploads(log: &str) -> usize {
     log.lines()
@@ -226,7 +186,7 @@ fn push_to_a_registry_and_a_harness_bump_pushes_one_new_layer() {
         spec_path(),
         &["--push", "--provenance=false", "-t", &ref1],
     );
-    let images1 = registry_images(&reg, repo, "1");
+    let images1 = reg.images(repo, "1");
     assert_eq!(images1.len(), 1, "{images1:?}");
     let img1 = &images1[0];
     assert_eq!(img1.platform, "linux/amd64");
@@ -266,7 +226,7 @@ fn push_to_a_registry_and_a_harness_bump_pushes_one_new_layer() {
         second.stderr
     );
     let after = reg.blobs();
-    let images2 = registry_images(&reg, repo, "2");
+    let images2 = reg.images(repo, "2");
     let img2 = &images2[0];
     let layers2 = img2.layer_digests();
     assert_eq!(layers1[..3], layers2[..3], "lower layers are shared");
@@ -578,7 +538,7 @@ harness:
     );
     let top = reg.manifest(repo, "1");
     assert!(top["manifests"].is_array(), "an index: {top:#}");
-    let in_registry = registry_images(&reg, repo, "1");
+    let in_registry = reg.images(repo, "1");
     let platforms: Vec<&str> = in_registry.iter().map(|i| i.platform.as_str()).collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
     for (a, b) in images.iter().zip(&in_registry) {

@@ -1,0 +1,191 @@
+//! Publishing through a registry, as docs/getting-started.md ("With a registry") and
+//! docs/buildx.md (`docker-bake.hcl`) show it, against a private `docker-registry` on
+//! 127.0.0.1:
+//! * the frontend image made by `AISHELL_FRONTEND_IMAGE=… scripts/frontend-image`, pushed, and
+//!   pulled back by the builder from a spec's `# syntax=` line;
+//! * `docker buildx bake --push` and `docker buildx bake harness` with the bake file of the
+//!   docs, unchanged, for both platforms.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aishell_e2e::{
+    FileServer, OciLayout, Project, Registry, busybox_image, engine, gunzip_if_gzip, sha256,
+    tar_files, tar_gz,
+};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn nonce() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{t:x}")
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_frontend_image_is_published_to_a_registry_and_pulled_from_it() {
+    let Some(docker) = engine() else { return };
+    let Some(reg) = Registry::start() else { return };
+    let name = format!("{}/org/aishell-frontend:e2e-{}", reg.host, nonce());
+    ok(Command::new(repo_root().join("scripts/frontend-image"))
+        .env("AISHELL_FRONTEND_IMAGE", &name));
+    let r = docker.cmd(&["push", &name]);
+    assert!(r.ok, "docker push {name}: {}", r.stderr);
+    // Only the registry has it now: the builder must pull it for `# syntax=`.
+    docker.rmi(&[&name]);
+    assert!(!docker.cmd(&["image", "inspect", &name]).ok);
+
+    let server = FileServer::start();
+    let n = nonce();
+    let bytes = tar_gz("hello", &format!("#!/bin/sh\necho published {n}\n"));
+    let url = server.put("hello.tar.gz", bytes.clone());
+    let project = Project::new();
+    project.write(
+        ".aishell/image.yaml",
+        &format!(
+            "# syntax={name}
+version: 1
+foundation:
+  from: {base}
+harness:
+  binaries:
+    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
+",
+            base = busybox_image(),
+            sum = sha256(&bytes)
+        ),
+    );
+    let tag = "aishell-e2e/published";
+    docker.build_ok(project.path(), ".aishell/image.yaml", tag, &[]);
+    assert_eq!(docker.sh(tag, "hello"), format!("published {n}\n"));
+    // BuildKit itself (not the docker client's push) asked the registry for the frontend.
+    // (The layer may still be in the engine's content store after `rmi`, so it need not be
+    // downloaded again.)
+    let log = reg.log();
+    assert!(
+        log.lines().any(|l| l.contains("/v2/org/aishell-frontend/manifests/")
+            && l.contains("\"buildkit/")),
+        "the builder resolved the frontend through the registry:\n{log}"
+    );
+    docker.rmi(&[tag, &name]);
+}
+
+/// The ```hcl block of docs/buildx.md.
+fn bake_file_of_the_docs() -> String {
+    let docs = std::fs::read_to_string(repo_root().join("docs/buildx.md")).unwrap();
+    let start = docs.find("```hcl\n").expect("an hcl block") + 7;
+    let end = start + docs[start..].find("```").unwrap();
+    docs[start..end].to_string()
+}
+
+#[test]
+fn the_bake_file_of_the_docs_pushes_the_image_and_exports_the_harness() {
+    let Some(docker) = engine() else { return };
+    if !docker.has_buildx() {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    let n = nonce();
+
+    // A foundation for both platforms in the registry: one file, no program to run, so no
+    // emulation is needed for arm64.
+    let base = Project::new();
+    base.write("Dockerfile", "FROM scratch\nCOPY marker /marker\n");
+    base.write("marker", &format!("foundation {n}\n"));
+    let foundation = format!("{}/org/foundation:{n}", reg.host);
+    ok(Command::new("docker")
+        .args(["buildx", "build", "--provenance=false", "--push"])
+        .args(["--platform", "linux/amd64,linux/arm64", "-t", &foundation])
+        .arg(base.path()));
+
+    let server = FileServer::start();
+    let amd = tar_gz("hello", &format!("#!/bin/sh\necho amd64 {n}\n"));
+    let arm = tar_gz("hello", &format!("#!/bin/sh\necho arm64 {n}\n"));
+    let amd_url = server.put("hello-amd64.tar.gz", amd.clone());
+    let arm_url = server.put("hello-arm64.tar.gz", arm.clone());
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1
+args:
+  CODEX_VERSION: \"0.1.0\"
+foundation:
+  from: {foundation}
+harness:
+  binaries:
+    hello:
+      url:
+        linux/amd64: \"{amd_url}\"
+        linux/arm64: \"{arm_url}\"
+      sha256:
+        linux/amd64: \"{}\"
+        linux/arm64: \"{}\"
+      extract: hello
+",
+        sha256(&amd),
+        sha256(&arm)
+    ));
+    project.write("docker-bake.hcl", &bake_file_of_the_docs());
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".npmrc"), "; no token needed here\n").unwrap();
+    let bake = |args: &[&str]| {
+        ok(Command::new("docker")
+            .current_dir(project.path())
+            .env("REGISTRY", format!("{}/org", reg.host))
+            .env("HOME", home.path())
+            .args(["buildx", "bake", "--progress=plain"])
+            .args(args))
+    };
+
+    // docker buildx bake --push: the image for both platforms, and the cache.
+    bake(&["--push"]);
+    let images = reg.images("org/aishell", "ext-myproject");
+    let platforms: BTreeSet<&str> = images.iter().map(|i| i.platform.as_str()).collect();
+    assert_eq!(
+        platforms,
+        BTreeSet::from(["linux/amd64", "linux/arm64"]),
+        "{images:?}"
+    );
+    for image in &images {
+        // The foundation's layer and the tool's.
+        assert_eq!(image.layer_digests().len(), 2, "{}", image.platform);
+        let env = image.config["config"]["Env"].to_string();
+        assert!(env.contains("/tools/bin"), "{env}");
+    }
+    assert_ne!(images[0].layer_digests()[1], images[1].layer_digests()[1]);
+    reg.manifest("org/aishell", "buildcache");
+
+    // docker buildx bake harness: harness.tar beside the bake file, one tool layer per
+    // platform.
+    bake(&["harness"]);
+    let layout = OciLayout::read(&project.path().join("harness.tar"));
+    let harness = layout.images();
+    assert_eq!(harness.len(), 2, "{harness:?}");
+    for image in &harness {
+        let layers = image.layer_digests();
+        assert_eq!(layers.len(), 1, "{}", image.platform);
+        let files = tar_files(&gunzip_if_gzip(layout.blob(&layers[0])));
+        let hello = files
+            .iter()
+            .find(|(path, _)| path.trim_start_matches("./") == "tools/bin/hello")
+            .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+            .unwrap_or_else(|| panic!("no tools/bin/hello in {:?}", files.keys()));
+        let arch = image.platform.rsplit('/').next().unwrap();
+        assert!(hello.contains(&format!("echo {arch} {n}")), "{hello}");
+    }
+}
