@@ -189,3 +189,88 @@ harness:
         assert!(hello.contains(&format!("echo {arch} {n}")), "{hello}");
     }
 }
+
+/// The stand-in for Docker Hub's rust image that `scripts/base-images --rust` makes.
+const RUST_IMAGE: &str = "rust:1-bookworm";
+
+#[test]
+fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
+    let Some(docker) = engine() else { return };
+    if !docker.has_buildx() {
+        return;
+    }
+    let label = docker.cmd(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"dev.aishell.test.base\"}}",
+        RUST_IMAGE,
+    ]);
+    if !label.ok {
+        let required = std::env::var("AISHELL_E2E").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "no {RUST_IMAGE} image: scripts/base-images --rust makes a stand-in (scripts/test does)"
+        );
+        eprintln!("SKIPPED: no {RUST_IMAGE} image (scripts/base-images --rust)");
+        return;
+    }
+    // The documented command, from the repository's root, under a name of this test's own
+    // (the default name is the image every other test uses): the compiling stage runs.
+    let tag = "aishell-e2e/frontend-compiled:1";
+    let log = ok(Command::new("docker")
+        .current_dir(repo_root())
+        .args([
+            "buildx",
+            "build",
+            "--progress=plain",
+            "-f",
+            "Dockerfile.frontend",
+        ])
+        .args(["-t", tag, "."]));
+    assert!(
+        log.contains("cargo build --release --locked"),
+        "the compiling stage ran:\n{log}"
+    );
+    let config = docker.config(tag);
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/bin/aishell-frontend"])
+    );
+    assert_eq!(
+        config["Labels"]["moby.buildkit.frontend.network.none"],
+        "true"
+    );
+    assert!(
+        config["Labels"]["moby.buildkit.frontend.caps"]
+            .as_str()
+            .unwrap()
+            .contains("moby.buildkit.frontend.subrequests")
+    );
+
+    // It works as a frontend.
+    let server = FileServer::start();
+    let n = nonce();
+    let bytes = tar_gz("hello", &format!("#!/bin/sh\necho compiled {n}\n"));
+    let url = server.put("hello.tar.gz", bytes.clone());
+    let project = Project::new();
+    project.write(
+        ".aishell/image.yaml",
+        &format!(
+            "# syntax={tag}
+version: 1
+foundation:
+  from: {base}
+harness:
+  binaries:
+    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
+",
+            base = busybox_image(),
+            sum = sha256(&bytes)
+        ),
+    );
+    let image = "aishell-e2e/compiled-frontend-built";
+    docker.build_ok(project.path(), ".aishell/image.yaml", image, &[]);
+    assert_eq!(docker.sh(image, "hello"), format!("compiled {n}\n"));
+    docker.rmi(&[image, tag]);
+}
