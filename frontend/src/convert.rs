@@ -348,8 +348,19 @@ impl Ctx<'_> {
         config: &ImageConfig,
     ) -> State {
         let spec = format!("{}@{}", tool.package.value, tool.version.value);
+        // The layer is Diff(foundation, installed): a file the install deleted outside the
+        // prefix would be a deletion in the layer and remove that file from the image below
+        // it, and a deletion does not show when the layer is listed (the merge guards).
+        // So the step lists the root file system (not the prefix, not other mounts such as
+        // /tmp and npm's cache) before and after the install and fails, naming the paths,
+        // when something disappeared. Only an install script of a package can do that.
+        let list = format!("find / -xdev -path {prefix} -prune -o -print | LC_ALL=C sort");
         let cmd = format!(
-            "npm install --global --prefix {prefix}/npm --no-audit --no-fund --no-update-notifier --loglevel=error {spec}"
+            "set -e; {list} > /tmp/.aishell-before; \
+             npm install --global --prefix {prefix}/npm --no-audit --no-fund --no-update-notifier --loglevel=error {spec}; \
+             {list} > /tmp/.aishell-after; \
+             gone=$(LC_ALL=C comm -23 /tmp/.aishell-before /tmp/.aishell-after | head -n 20); \
+             if [ -n \"$gone\" ]; then echo \"npm install of {spec} deleted files outside {prefix} (a harness layer may only add files under the prefix; the deletions would remove them from the image):\" >&2; echo \"$gone\" >&2; exit 1; fi"
         );
         let mut e =
             Exec::new(base, ["/bin/sh", "-c", cmd.as_str()]).platform(self.pb_platform.clone());

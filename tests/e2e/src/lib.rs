@@ -274,9 +274,16 @@ pub struct FileServer {
 }
 
 impl FileServer {
-    /// Starts a server on a free port; it lives as long as the test process.
+    /// Starts a server on a free port of 127.0.0.1 (reached by BuildKit's downloads, which
+    /// use the host's network); it lives as long as the test process.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_at("127.0.0.1")
+    }
+
+    /// Like [`FileServer::start`], on the address `ip` (e.g. [`bridge_gateway`], for
+    /// requests from inside RUN steps).
+    pub fn start_at(ip: &str) -> Self {
+        let listener = TcpListener::bind(format!("{ip}:0")).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let files: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
         let hits: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
@@ -379,18 +386,41 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// A gzipped tar with one executable file `name` (a shell script).
 pub fn tar_gz(name: &str, script: &str) -> Vec<u8> {
+    tar_gz_files(&[(name, script, 0o755)])
+}
+
+/// A gzipped tar of `(path, content, mode)` files, in the order given.
+pub fn tar_gz_files(files: &[(&str, &str, u32)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::default(),
     ));
-    let data = script.as_bytes();
-    let mut header = tar::Header::new_gnu();
-    header.set_size(data.len() as u64);
-    header.set_mode(0o755);
-    header.set_mtime(1_700_000_000);
-    header.set_cksum();
-    builder.append_data(&mut header, name, data).unwrap();
+    for (name, content, mode) in files {
+        let data = content.as_bytes();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(1_700_000_000);
+        header.set_cksum();
+        builder.append_data(&mut header, name, data).unwrap();
+    }
     builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// The address of the engine's default bridge on the host (e.g. `172.17.0.1`): what RUN
+/// steps, which have their own network namespace, reach the host at.
+pub fn bridge_gateway() -> String {
+    let r = Docker.cmd(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ]);
+    assert!(r.ok, "docker network inspect bridge: {}", r.stderr);
+    let ip = r.stdout.trim().to_string();
+    assert!(!ip.is_empty(), "the bridge network has no gateway");
+    ip
 }
 
 /// In `--progress=plain` output: whether the vertex whose name contains `name_part` was

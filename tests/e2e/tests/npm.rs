@@ -7,7 +7,9 @@
 //! 5. two tools providing the same file are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_e2e::{Docker, Project, debian_image, engine, vertex_cached};
+use aishell_e2e::{
+    Docker, FileServer, Project, bridge_gateway, debian_image, engine, tar_gz_files, vertex_cached,
+};
 
 fn spec(foundation_runs: &[&str], extension: &str, semver: &str) -> String {
     let runs: String = foundation_runs
@@ -198,4 +200,131 @@ harness:
         "{}",
         r.stderr
     );
+}
+
+/// A tiny npm registry for packages made up by a test, served on the engine's bridge so the
+/// `npm install` steps (in their own network namespace) reach it. Each package has a bin
+/// and a `postinstall` script; returns the registry URL.
+fn fake_registry(packages: &[(&str, &str)]) -> (FileServer, String) {
+    let server = FileServer::start_at(&bridge_gateway());
+    let base = server.base.clone();
+    for (name, postinstall) in packages {
+        let manifest = serde_json::json!({
+            "name": name,
+            "version": "1.0.0",
+            "bin": {*name: "cli.js"},
+            "scripts": {"postinstall": postinstall},
+        });
+        let tarball = tar_gz_files(&[
+            ("package/package.json", &manifest.to_string(), 0o644),
+            (
+                "package/cli.js",
+                &format!("#!/usr/bin/env node\nconsole.log('{name} ran')\n"),
+                0o755,
+            ),
+        ]);
+        let url = server.put(&format!("{name}/-/{name}-1.0.0.tgz"), tarball);
+        let mut version = manifest.clone();
+        version["dist"] = serde_json::json!({"tarball": url});
+        let packument = serde_json::json!({
+            "name": name,
+            "dist-tags": {"latest": "1.0.0"},
+            "versions": {"1.0.0": version},
+        });
+        server.put(name, packument.to_string().into_bytes());
+    }
+    (server, format!("{base}/"))
+}
+
+fn spec_with_registry(registry: &str, packages: &[&str]) -> String {
+    let npm: String = packages
+        .iter()
+        .map(|p| format!("    {p}: \"1.0.0\"\n"))
+        .collect();
+    format!(
+        "version: 1
+foundation:
+  from: {base}
+  run:
+    - echo victim > /etc/aishell-victim
+  env:
+    npm_config_registry: {registry}
+harness:
+  npm:
+{npm}",
+        base = debian_image()
+    )
+}
+
+#[test]
+fn an_npm_tool_whose_install_deletes_a_foundation_file_is_refused() {
+    let Some(docker) = engine() else { return };
+    let n = format!("{:x}", std::process::id());
+    let clean = format!("aishell-e2e-clean-{n}");
+    let evil = format!("aishell-e2e-evil-{n}");
+    let (_server, registry) =
+        fake_registry(&[(&clean, "true"), (&evil, "rm -f /etc/aishell-victim")]);
+
+    // A package whose install script only adds under the prefix installs and runs.
+    let p = Project::new();
+    p.spec(&spec_with_registry(&registry, &[&clean]));
+    let tag = "aishell-e2e/npm:fake-clean";
+    docker.build_ok(p.path(), ".aishell/image.yaml", tag, &[]);
+    assert_eq!(
+        docker.sh(tag, &format!("{clean}; cat /etc/aishell-victim")),
+        format!("{clean} ran\nvictim\n")
+    );
+    docker.rmi(&[tag]);
+
+    // Its layer is a diff against the foundation: the deletion would be a whiteout that
+    // removes the file from the image. The install step itself notices and fails.
+    p.spec(&spec_with_registry(&registry, &[&evil]));
+    let r = docker.build(
+        p.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/npm:fake-evil",
+        &[],
+    );
+    assert!(!r.ok, "an install deleting a foundation file must fail");
+    assert!(
+        r.stderr.contains(&format!(
+            "npm install of {evil}@1.0.0 deleted files outside /tools"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("/etc/aishell-victim"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("[harness] npm {evil}@1.0.0")),
+        "the failing step is named:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_npm_tool_whose_install_writes_outside_the_prefix_is_refused() {
+    let Some(docker) = engine() else { return };
+    let n = format!("{:x}", std::process::id());
+    let litter = format!("aishell-e2e-litter-{n}");
+    let (_server, registry) = fake_registry(&[(
+        &litter,
+        "mkdir -p /usr/local/share/litter && echo x > /etc/aishell-litter",
+    )]);
+    let p = Project::new();
+    p.spec(&spec_with_registry(&registry, &[&litter]));
+    let r = docker.build(
+        p.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/npm:fake-litter",
+        &[],
+    );
+    assert!(!r.ok, "a tool writing outside the prefix must be refused");
+    assert!(
+        r.stderr.contains(&format!(
+            "harness tool {litter} writes outside the harness prefix: /etc, /usr"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("image.yaml:"), "{}", r.stderr);
 }
