@@ -15,7 +15,7 @@
 //! Each check lists directories with `ReadDir`, which builds the layer if needed (it had to
 //! be built anyway) and costs a handful of calls per layer.
 
-use crate::gateway::Bridge;
+use crate::gateway::{Bridge, GwResult};
 use aishell_proto::gateway as gw;
 use std::collections::BTreeMap;
 
@@ -73,6 +73,74 @@ pub struct Entry {
 impl Entry {
     fn owner_and_mode(&self) -> String {
         format!("{:04o} {}:{}", self.perm, self.uid, self.gid)
+    }
+}
+
+/// A [`Bridge`] that remembers the answers of `ReadDir` (per ref, folder and pattern) and
+/// passes every other call through. The guards list some folders more than once (the root of
+/// a layer for two checks, the image below for every tool); each listing is a round trip
+/// that mounts a layer, and they all run on every build, cached or not.
+pub struct Memo<'b, B> {
+    inner: &'b mut B,
+    dirs: BTreeMap<(String, String, String), gw::ReadDirResponse>,
+}
+
+impl<B> std::fmt::Debug for Memo<'_, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Memo({} listings)", self.dirs.len())
+    }
+}
+
+impl<'b, B: Bridge> Memo<'b, B> {
+    /// Wraps `inner`.
+    pub fn new(inner: &'b mut B) -> Self {
+        Memo {
+            inner,
+            dirs: BTreeMap::new(),
+        }
+    }
+}
+
+impl<B: Bridge> Bridge for Memo<'_, B> {
+    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
+        self.inner.ping().await
+    }
+    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
+        self.inner.solve(req).await
+    }
+    async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+        self.inner.read_file(req).await
+    }
+    async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
+        let key = (
+            req.r#ref.clone(),
+            req.dir_path.clone(),
+            req.include_pattern.clone(),
+        );
+        if let Some(hit) = self.dirs.get(&key) {
+            return Ok(hit.clone());
+        }
+        let resp = self.inner.read_dir(req).await?;
+        self.dirs.insert(key, resp.clone());
+        Ok(resp)
+    }
+    async fn resolve_image_config(
+        &mut self,
+        req: gw::ResolveImageConfigRequest,
+    ) -> GwResult<gw::ResolveImageConfigResponse> {
+        self.inner.resolve_image_config(req).await
+    }
+    async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
+        self.inner.warn(req).await
+    }
+    async fn evaluate(&mut self, r#ref: String) -> GwResult<()> {
+        self.inner.evaluate(r#ref).await
+    }
+    async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
+        self.inner.inputs().await
+    }
+    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
+        self.inner.return_result(req).await
     }
 }
 
@@ -430,6 +498,72 @@ pub fn collisions(provided: &[(String, Vec<String>)]) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers ReadDir with one entry named after the folder, counting the calls.
+    #[derive(Default)]
+    struct Counting {
+        read_dirs: usize,
+    }
+
+    impl Bridge for Counting {
+        async fn ping(&mut self) -> GwResult<gw::PongResponse> {
+            unimplemented!()
+        }
+        async fn solve(&mut self, _: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
+            unimplemented!()
+        }
+        async fn read_file(&mut self, _: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+            unimplemented!()
+        }
+        async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
+            self.read_dirs += 1;
+            if req.dir_path == "/missing" {
+                return Err(tonic::Status::not_found("no such file or directory"));
+            }
+            Ok(gw::ReadDirResponse {
+                entries: vec![aishell_proto::fsutil::Stat {
+                    path: format!("{}-in-{}", req.dir_path, req.r#ref),
+                    mode: MODE_DIR | 0o755,
+                    ..Default::default()
+                }],
+            })
+        }
+        async fn resolve_image_config(
+            &mut self,
+            _: gw::ResolveImageConfigRequest,
+        ) -> GwResult<gw::ResolveImageConfigResponse> {
+            unimplemented!()
+        }
+        async fn warn(&mut self, _: gw::WarnRequest) -> GwResult<()> {
+            unimplemented!()
+        }
+        async fn evaluate(&mut self, _: String) -> GwResult<()> {
+            unimplemented!()
+        }
+        async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
+            unimplemented!()
+        }
+        async fn return_result(&mut self, _: gw::ReturnRequest) -> GwResult<()> {
+            unimplemented!()
+        }
+    }
+
+    #[tokio::test]
+    async fn memo_lists_each_folder_of_each_ref_once_and_passes_errors_on() {
+        let mut inner = Counting::default();
+        {
+            let mut m = Memo::new(&mut inner);
+            for _ in 0..3 {
+                let a = list(&mut m, "r1", "/a").await.unwrap().unwrap();
+                assert_eq!(a[0].name, "a-in-r1");
+                let b = list(&mut m, "r2", "/a").await.unwrap().unwrap();
+                assert_eq!(b[0].name, "a-in-r2");
+                assert!(list(&mut m, "r1", "/missing").await.unwrap().is_none());
+            }
+        }
+        // Two answers kept; the failing folder is asked every time (errors are not kept).
+        assert_eq!(inner.read_dirs, 2 + 3);
+    }
 
     #[test]
     fn go_modes_become_chmod_bits() {

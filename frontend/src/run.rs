@@ -625,6 +625,7 @@ async fn check_guards<B: Bridge>(
     conv: &convert::Conversion,
     prefix: &str,
 ) -> Result<(), Failure> {
+    let b = &mut guards::Memo::new(b);
     // A ref is built lazily, on the first ReadDir: errors of that build arrive here and are
     // named after the layer being checked.
     let mut violations: Vec<(Span, guards::Violation)> = Vec::new();
@@ -692,6 +693,8 @@ async fn check_guards<B: Bridge>(
                 let what = "building the extension";
                 let fail = |s: tonic::Status| Failure::gateway(what, &s);
                 let ext = solve_ref(b, opts, file, &conv.extension, what).await?;
+                // The same image is what the harness layers go on top of.
+                below = Some(ext.clone());
                 let base =
                     solve_ref(b, opts, file, &conv.foundation, "building the foundation").await?;
                 let paths = guards::extension_under_prefix(b, &ext, &base, prefix)

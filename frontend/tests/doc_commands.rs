@@ -265,12 +265,10 @@ const ENGINE_COMMANDS: &[Mapped] = &[
 ];
 
 /// Documented commands that no test exercises yet, with the reason. Printed on every run.
-const NOT_YET_TESTED: &[(&str, &str)] = &[
-    (
-        "docker buildx build -f Dockerfile.frontend --platform linux/amd64,linux/arm64 -t ghcr.io/org/aishell-frontend:1 --push .",
-        "compiling for arm64 needs an arm64 rust image and emulation (qemu), far too slow for CI; the amd64 build of the same file is publish.rs the_frontend_image_compiles_from_dockerfile_frontend_as_documented, and pushing a multi-platform index is tested for specs (buildx.rs, publish.rs)",
-    ),
-];
+const NOT_YET_TESTED: &[(&str, &str)] = &[(
+    "docker buildx build -f Dockerfile.frontend --platform linux/amd64,linux/arm64 -t ghcr.io/org/aishell-frontend:1 --push .",
+    "compiling for arm64 needs an arm64 rust image and emulation (qemu), far too slow for CI; the amd64 build of the same file is publish.rs the_frontend_image_compiles_from_dockerfile_frontend_as_documented, and pushing a multi-platform index is tested for specs (buildx.rs, publish.rs)",
+)];
 
 /// Commands this test runs in the sandbox, besides `aishell-frontend`.
 const LOCAL_COMMANDS: &[&str] = &[
