@@ -60,6 +60,11 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         item: "fn an_npmrc_secret_configures_npm_and_is_in_no_layer",
     },
     Mapped {
+        pattern: "docker buildx build -f .aishell/image.yaml --output type=image,name=*,oci-mediatypes=true,compression=zstd,push=true .",
+        test: "tests/e2e/tests/buildx.rs",
+        item: "fn a_zstd_export_compresses_the_new_layers_with_zstd_and_runs",
+    },
+    Mapped {
         pattern: "docker build -f .aishell/image.yaml -t * .",
         test: "tests/e2e/tests/buildx.rs",
         item: "fn metadata_file_load_target_build_arg_and_plain_docker_build",

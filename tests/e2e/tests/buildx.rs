@@ -730,3 +730,48 @@ fn harness_layers_are_identical_across_engines() {
         );
     }
 }
+
+// --- zstd export -------------------------------------------------------------------------------
+
+#[test]
+fn a_zstd_export_compresses_the_new_layers_with_zstd_and_runs() {
+    let Some(docker) = engine() else { return };
+    let Some(reg) = Registry::start() else { return };
+    let _g = shared();
+    let server = FileServer::start();
+    let run = nonce();
+    let data = tool(&format!("zstd {run}"));
+    let url = server.put("hello-zstd.tar.gz", data.clone());
+    let project = Project::new();
+    project.spec(&small_spec(&run, &url, &sha256(&data)));
+    let name = format!("{}/aishell-e2e/zstd:1", reg.host);
+    // As docs/buildx.md shows it, with this test's registry.
+    docker.buildx_ok(
+        project.path(),
+        spec_path(),
+        &[
+            "--provenance=false",
+            "--output",
+            &format!("type=image,name={name},oci-mediatypes=true,compression=zstd,push=true"),
+        ],
+    );
+    let images = reg.images("aishell-e2e/zstd", "1");
+    let layers = images[0].manifest["layers"].as_array().unwrap().clone();
+    let types: Vec<&str> = layers
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap())
+        .collect();
+    // busybox's layer existed before this build and keeps its compression; the foundation
+    // step, the extension and the tool were built here.
+    assert_eq!(types.len(), 4, "{types:?}");
+    assert!(types[0].ends_with("gzip"), "{types:?}");
+    for t in &types[1..] {
+        assert!(t.ends_with("zstd"), "{types:?}");
+    }
+    // The image pulls and runs.
+    docker.rmi(&[&name]);
+    let pulled = docker.cmd(&["pull", &name]);
+    assert!(pulled.ok, "docker pull {name}: {}", pulled.stderr);
+    assert_eq!(docker.sh(&name, "hello"), format!("hello zstd {run}\n"));
+    docker.rmi(&[&name]);
+}
