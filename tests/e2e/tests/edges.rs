@@ -26,6 +26,20 @@ fn hello_tool(server: &FileServer, slug: &str) -> String {
     )
 }
 
+/// A spec on `base` with a one-step extension, the `harness:` block of [`hello_tool`] and a
+/// harness prefix.
+fn prefix_spec(base: &str, extension: &str, harness: &str, prefix: &str) -> String {
+    format!(
+        "version: 1
+foundation:
+  from: {base}
+extension:
+  run: [{extension}]
+{harness}  prefix: {prefix}
+"
+    )
+}
+
 fn quoted(lines: &[&str]) -> String {
     lines
         .iter()
@@ -115,17 +129,13 @@ fn tmp_keeps_its_sticky_mode_and_a_prefix_that_would_change_it_is_refused() {
     let Some(docker) = engine() else { return };
     let server = FileServer::start();
     let project = Project::new();
+    let harness = hello_tool(&server, "edges-tmp");
     let spec = |prefix: &str| {
-        format!(
-            "version: 1
-foundation:
-  from: {base}
-extension:
-  run: [echo ext > /tmp/ext.txt && mkdir -p /var/tmp/x]
-{harness}  prefix: {prefix}
-",
-            base = busybox_image(),
-            harness = hello_tool(&server, "edges-tmp"),
+        prefix_spec(
+            &busybox_image(),
+            "echo ext > /tmp/ext.txt && mkdir -p /var/tmp/x",
+            &harness,
+            prefix,
         )
     };
     project.spec(&spec("/tools"));
@@ -157,17 +167,13 @@ fn the_lib_symlink_survives_and_a_prefix_through_it_is_refused() {
     let Some(docker) = engine() else { return };
     let server = FileServer::start();
     let project = Project::new();
+    let harness = hello_tool(&server, "edges-lib");
     let spec = |prefix: &str| {
-        format!(
-            "version: 1
-foundation:
-  from: {base}
-extension:
-  run: [echo through > /lib/aishell-ext.txt]
-{harness}  prefix: {prefix}
-",
-            base = debian_image(),
-            harness = hello_tool(&server, "edges-lib"),
+        prefix_spec(
+            &debian_image(),
+            "echo through > /lib/aishell-ext.txt",
+            &harness,
+            prefix,
         )
     };
     // The extension writes through the symlink; the symlink stays and programs still load.

@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_e2e::{
-    FileServer, OciLayout, Project, Registry, busybox_image, engine, gunzip_if_gzip, sha256,
-    tar_files, tar_gz,
+    Docker, FileServer, OciLayout, Project, Registry, busybox_image, engine, gunzip_if_gzip,
+    sha256, tar_files, tar_gz,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,33 @@ fn ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Builds, as `image`, a spec whose `# syntax=` line names `frontend` (a busybox foundation and
+/// one binary tool that prints `<says> <nonce>`), and checks that the tool runs.
+fn builds_and_runs_through(docker: &Docker, frontend: &str, image: &str, says: &str) {
+    let server = FileServer::start();
+    let n = nonce();
+    let bytes = tar_gz("hello", &format!("#!/bin/sh\necho {says} {n}\n"));
+    let url = server.put("hello.tar.gz", bytes.clone());
+    let project = Project::new();
+    project.write(
+        ".aishell/image.yaml",
+        &format!(
+            "# syntax={frontend}
+version: 1
+foundation:
+  from: {base}
+harness:
+  binaries:
+    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
+",
+            base = busybox_image(),
+            sum = sha256(&bytes)
+        ),
+    );
+    docker.build_ok(project.path(), ".aishell/image.yaml", image, &[]);
+    assert_eq!(docker.sh(image, "hello"), format!("{says} {n}\n"));
+}
+
 #[test]
 fn the_frontend_image_is_published_to_a_registry_and_pulled_from_it() {
     let Some(docker) = engine() else { return };
@@ -51,29 +78,8 @@ fn the_frontend_image_is_published_to_a_registry_and_pulled_from_it() {
     docker.rmi(&[&name]);
     assert!(!docker.cmd(&["image", "inspect", &name]).ok);
 
-    let server = FileServer::start();
-    let n = nonce();
-    let bytes = tar_gz("hello", &format!("#!/bin/sh\necho published {n}\n"));
-    let url = server.put("hello.tar.gz", bytes.clone());
-    let project = Project::new();
-    project.write(
-        ".aishell/image.yaml",
-        &format!(
-            "# syntax={name}
-version: 1
-foundation:
-  from: {base}
-harness:
-  binaries:
-    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
-",
-            base = busybox_image(),
-            sum = sha256(&bytes)
-        ),
-    );
     let tag = "aishell-e2e/published";
-    docker.build_ok(project.path(), ".aishell/image.yaml", tag, &[]);
-    assert_eq!(docker.sh(tag, "hello"), format!("published {n}\n"));
+    builds_and_runs_through(&docker, &name, tag, "published");
     // BuildKit itself (not the docker client's push) asked the registry for the frontend.
     // (The layer may still be in the engine's content store after `rmi`, so it need not be
     // downloaded again.)
@@ -249,28 +255,7 @@ fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
     );
 
     // It works as a frontend.
-    let server = FileServer::start();
-    let n = nonce();
-    let bytes = tar_gz("hello", &format!("#!/bin/sh\necho compiled {n}\n"));
-    let url = server.put("hello.tar.gz", bytes.clone());
-    let project = Project::new();
-    project.write(
-        ".aishell/image.yaml",
-        &format!(
-            "# syntax={tag}
-version: 1
-foundation:
-  from: {base}
-harness:
-  binaries:
-    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
-",
-            base = busybox_image(),
-            sum = sha256(&bytes)
-        ),
-    );
     let image = "aishell-e2e/compiled-frontend-built";
-    docker.build_ok(project.path(), ".aishell/image.yaml", image, &[]);
-    assert_eq!(docker.sh(image, "hello"), format!("compiled {n}\n"));
+    builds_and_runs_through(&docker, tag, image, "compiled");
     docker.rmi(&[image, tag]);
 }
