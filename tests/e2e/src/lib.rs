@@ -378,6 +378,16 @@ impl FileServer {
     }
 }
 
+/// A value no earlier run can have built (the time in nanoseconds and the process id, in
+/// hex), so a warm engine has nothing cached for a tool or step that contains it.
+pub fn nonce() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{t:x}{:x}", std::process::id())
+}
+
 /// Lower-case hex SHA-256.
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;

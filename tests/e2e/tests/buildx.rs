@@ -16,7 +16,7 @@
 
 use aishell_e2e::{
     Docker, FileServer, OciLayout, Project, Registry, TarEntries, busybox_image, debian_image,
-    engine, gunzip_if_gzip, sha256, tar_entries, tar_files, tar_gz, vertex_cached,
+    engine, gunzip_if_gzip, nonce, sha256, tar_entries, tar_files, tar_gz, vertex_cached,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -29,15 +29,6 @@ fn shared() -> RwLockReadGuard<'static, ()> {
 
 fn exclusive() -> RwLockWriteGuard<'static, ()> {
     CACHE.write().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A value no earlier run can have built, so a warm engine has nothing cached for it.
-fn nonce() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{t:x}{:x}", std::process::id())
 }
 
 fn tool(version: &str) -> Vec<u8> {

@@ -4,14 +4,7 @@
 //! share their harness layers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_e2e::{FileServer, Project, busybox_image, engine, sha256, tar_gz};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Unique per test run, so no build cache of an earlier run can answer for these tools.
-fn nonce() -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{}-{}", t.as_nanos(), std::process::id())
-}
+use aishell_e2e::{FileServer, Project, busybox_image, engine, nonce, sha256, tar_gz};
 
 /// A tool of about `kib` KiB (a shell script padded with a comment) printing `says`.
 fn tool(says: &str, kib: usize) -> Vec<u8> {

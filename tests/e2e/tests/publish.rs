@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_e2e::{
-    Docker, FileServer, OciLayout, Project, Registry, busybox_image, engine, gunzip_if_gzip,
+    Docker, FileServer, OciLayout, Project, Registry, busybox_image, engine, gunzip_if_gzip, nonce,
     sha256, tar_files, tar_gz,
 };
 use std::collections::BTreeSet;
@@ -17,14 +17,6 @@ use std::process::Command;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn nonce() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{t:x}")
 }
 
 fn ok(cmd: &mut Command) -> String {

@@ -6,20 +6,19 @@
 //! on its engine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_e2e::{FileServer, Project, busybox_image, engine, sha256, tar_gz, vertex_cached};
+use aishell_e2e::{
+    FileServer, Project, busybox_image, engine, nonce, sha256, tar_gz, vertex_cached,
+};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 #[test]
 fn a_build_interrupted_by_an_engine_crash_succeeds_when_run_again() {
     let Some(docker) = engine() else { return };
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let n = nonce();
     let server = FileServer::start();
     let bytes = tar_gz("hello", &format!("#!/bin/sh\necho hello {n}\n"));
     let url = server.put(&format!("restart-{n}.tar.gz"), bytes.clone());
