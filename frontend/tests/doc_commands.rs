@@ -226,6 +226,12 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         test: "tests/e2e/tests/publish.rs",
         item: "fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented",
     },
+    // Cross-compiled for arm64 on the build platform and pushed to a local registry.
+    Mapped {
+        pattern: "docker buildx build -f Dockerfile.frontend --platform linux/amd64,linux/arm64 -t ghcr.io/org/aishell-frontend:1 --push .",
+        test: "tests/e2e/tests/publish.rs",
+        item: "fn the_frontend_image_is_compiled_for_two_platforms_and_pushed_as_documented",
+    },
     // The benchmark's CI smoke, run by scripts/test on Docker 26.1.
     Mapped {
         pattern: "pip install matplotlib",
@@ -270,10 +276,9 @@ const ENGINE_COMMANDS: &[Mapped] = &[
 ];
 
 /// Documented commands that no test exercises yet, with the reason. Printed on every run.
-const NOT_YET_TESTED: &[(&str, &str)] = &[(
-    "docker buildx build -f Dockerfile.frontend --platform linux/amd64,linux/arm64 -t ghcr.io/org/aishell-frontend:1 --push .",
-    "compiling for arm64 needs an arm64 rust image and emulation (qemu), far too slow for CI; the amd64 build of the same file is publish.rs the_frontend_image_compiles_from_dockerfile_frontend_as_documented, and pushing a multi-platform index is tested for specs (buildx.rs, publish.rs)",
-)];
+/// (Empty since the two-platform build of Dockerfile.frontend got its test; kept so a gap
+/// can be recorded honestly instead of hidden.)
+const NOT_YET_TESTED: &[(&str, &str)] = &[];
 
 /// Commands this test runs in the sandbox, besides `aishell-frontend`.
 const LOCAL_COMMANDS: &[&str] = &[

@@ -12,6 +12,7 @@ use aishell_e2e::{
     sha256, tar_files, tar_gz,
 };
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -191,12 +192,14 @@ harness:
 /// The stand-in for Docker Hub's rust image that `scripts/base-images --rust` makes.
 const RUST_IMAGE: &str = "rust:1-bookworm";
 
-#[test]
-fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
-    let Some(docker) = engine() else { return };
-    if !docker.has_buildx() {
-        return;
-    }
+/// True when tests must not skip (`AISHELL_E2E=1`, as `scripts/test` sets).
+fn required() -> bool {
+    std::env::var("AISHELL_E2E").is_ok_and(|v| v == "1")
+}
+
+/// Whether the rust image Dockerfile.frontend compiles in exists (a loud skip when it does not
+/// and tests are not required; a failure when they are).
+fn rust_image_ready(docker: &Docker) -> bool {
     let label = docker.cmd(&[
         "image",
         "inspect",
@@ -205,12 +208,19 @@ fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
         RUST_IMAGE,
     ]);
     if !label.ok {
-        let required = std::env::var("AISHELL_E2E").is_ok_and(|v| v == "1");
         assert!(
-            !required,
+            !required(),
             "no {RUST_IMAGE} image: scripts/base-images --rust makes a stand-in (scripts/test does)"
         );
         eprintln!("SKIPPED: no {RUST_IMAGE} image (scripts/base-images --rust)");
+    }
+    label.ok
+}
+
+#[test]
+fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
+    let Some(docker) = engine() else { return };
+    if !docker.has_buildx() || !rust_image_ready(&docker) {
         return;
     }
     // The documented command, from the repository's root, under a name of this test's own
@@ -250,4 +260,150 @@ fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
     let image = "aishell-e2e/compiled-frontend-built";
     builds_and_runs_through(&docker, tag, image, "compiled");
     docker.rmi(&[image, tag]);
+}
+
+/// The ELF machine (`e_machine`) of an executable, and whether it asks for a program
+/// interpreter (`PT_INTERP`: a dynamically linked program, which an empty image cannot run).
+fn elf_machine_and_interp(bytes: &[u8]) -> (u16, bool) {
+    assert_eq!(&bytes[..4], b"\x7fELF", "not an ELF file");
+    assert_eq!(bytes[4], 2, "not a 64-bit ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (usize::from(u16_at(54)), usize::from(u16_at(56)));
+    let interp = (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) == 3
+    });
+    (u16_at(18), interp)
+}
+
+/// Runs an arm64 program (made executable here) under user-mode emulation (`qemu-aarch64-static`, Debian package
+/// qemu-user-static, which scripts/test installs) and returns its stdout; `None` after a loud
+/// message when the emulator is missing and tests are not required.
+fn run_arm64(program: &Path, args: &[&Path]) -> Option<String> {
+    let qemu = ["qemu-aarch64-static", "qemu-aarch64"]
+        .into_iter()
+        .find(|q| Command::new(q).arg("--version").output().is_ok());
+    let Some(qemu) = qemu else {
+        assert!(
+            !required(),
+            "no qemu-aarch64-static (Debian package qemu-user-static; scripts/test installs it)"
+        );
+        eprintln!("SKIPPED running the arm64 binary: no qemu-aarch64-static");
+        return None;
+    };
+    std::fs::set_permissions(program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(qemu).arg(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{qemu} {program:?} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_frontend_image_is_compiled_for_two_platforms_and_pushed_as_documented() {
+    let Some(docker) = engine() else { return };
+    if !docker.has_buildx() || !rust_image_ready(&docker) {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    // The documented command from the repository's root, with the registry of this test in
+    // place of ghcr.io.
+    let tag = format!("e2e-{}", nonce());
+    let name = format!("{}/org/aishell-frontend:{tag}", reg.host);
+    let log = ok(Command::new("docker")
+        .current_dir(repo_root())
+        .args([
+            "buildx",
+            "build",
+            "--progress=plain",
+            "-f",
+            "Dockerfile.frontend",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .args(["-t", &name, "--push", "."]));
+    // arm64 is cross-compiled on the build platform, not emulated.
+    assert!(
+        log.contains("cross-compiling for arm64 on amd64"),
+        "the arm64 binary was cross-compiled:\n{log}"
+    );
+
+    let images = reg.images("org/aishell-frontend", &tag);
+    let platforms: BTreeSet<&str> = images.iter().map(|i| i.platform.as_str()).collect();
+    assert_eq!(
+        platforms,
+        BTreeSet::from(["linux/amd64", "linux/arm64"]),
+        "{images:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut binaries = std::collections::BTreeMap::new();
+    for image in &images {
+        let config = &image.config["config"];
+        assert_eq!(
+            config["Entrypoint"],
+            serde_json::json!(["/bin/aishell-frontend"])
+        );
+        assert!(
+            config["Labels"]["moby.buildkit.frontend.caps"]
+                .as_str()
+                .unwrap()
+                .contains("moby.buildkit.frontend.subrequests"),
+            "{config}"
+        );
+        // One layer: the binary alone, for the image's own architecture, statically linked.
+        let layers = image.layer_digests();
+        assert_eq!(layers.len(), 1, "{}", image.platform);
+        let files = tar_files(&gunzip_if_gzip(
+            &reg.blob("org/aishell-frontend", &layers[0]),
+        ));
+        let binary = files
+            .iter()
+            .find(|(path, _)| path.trim_start_matches("./") == "bin/aishell-frontend")
+            .map(|(_, bytes)| bytes.clone())
+            .unwrap_or_else(|| panic!("no bin/aishell-frontend in {:?}", files.keys()));
+        let (machine, interp) = elf_machine_and_interp(&binary);
+        let want = match image.platform.as_str() {
+            "linux/amd64" => 0x3e, // EM_X86_64
+            _ => 0xb7,             // EM_AARCH64
+        };
+        assert_eq!(
+            machine, want,
+            "ELF machine of the {} binary",
+            image.platform
+        );
+        assert!(!interp, "the {} binary is static", image.platform);
+        let path = dir.path().join(format!("aishell-frontend-{}", want));
+        std::fs::write(&path, &binary).unwrap();
+        binaries.insert(image.platform.clone(), path);
+    }
+
+    // Both binaries run and plan the same graph (the same digests) for the hello example:
+    // the amd64 one natively, the arm64 one under user-mode emulation.
+    let spec = repo_root().join("examples/hello/.aishell/image.yaml");
+    let plan_args = [
+        Path::new("plan"),
+        &spec,
+        Path::new("--platform"),
+        Path::new("linux/arm64"),
+        Path::new("--color"),
+        Path::new("never"),
+    ];
+    let amd64 = binaries["linux/amd64"].clone();
+    std::fs::set_permissions(&amd64, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let native = Command::new(&amd64).args(plan_args).output().unwrap();
+    assert!(native.status.success(), "{native:?}");
+    let native = String::from_utf8_lossy(&native.stdout).into_owned();
+    assert!(native.contains("3 layers"), "{native}");
+    if let Some(emulated) = run_arm64(&binaries["linux/arm64"], &plan_args) {
+        assert_eq!(emulated, native, "the arm64 binary plans the same graph");
+    }
+
+    // The builder pulls the index for its own platform through `# syntax=` and it works.
+    let image = "aishell-e2e/two-platform-frontend-built";
+    builds_and_runs_through(&docker, &name, image, "multi");
+    docker.rmi(&[image, &name]);
 }
