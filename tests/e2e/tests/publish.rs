@@ -217,6 +217,22 @@ fn rust_image_ready(docker: &Docker) -> bool {
     label.ok
 }
 
+/// `docker buildx build --progress=plain -f Dockerfile.frontend <args> .` from the
+/// repository's root, as the docs show it; returns the build's log.
+fn build_dockerfile_frontend(args: &[&str]) -> String {
+    ok(Command::new("docker")
+        .current_dir(repo_root())
+        .args([
+            "buildx",
+            "build",
+            "--progress=plain",
+            "-f",
+            "Dockerfile.frontend",
+        ])
+        .args(args)
+        .arg("."))
+}
+
 #[test]
 fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
     let Some(docker) = engine() else { return };
@@ -226,16 +242,7 @@ fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented() {
     // The documented command, from the repository's root, under a name of this test's own
     // (the default name is the image every other test uses): the compiling stage runs.
     let tag = "aishell-e2e/frontend-compiled:1";
-    let log = ok(Command::new("docker")
-        .current_dir(repo_root())
-        .args([
-            "buildx",
-            "build",
-            "--progress=plain",
-            "-f",
-            "Dockerfile.frontend",
-        ])
-        .args(["-t", tag, "."]));
+    let log = build_dockerfile_frontend(&["-t", tag]);
     assert!(
         log.contains("cargo build --release --locked"),
         "the compiling stage ran:\n{log}"
@@ -314,18 +321,13 @@ fn the_frontend_image_is_compiled_for_two_platforms_and_pushed_as_documented() {
     // place of ghcr.io.
     let tag = format!("e2e-{}", nonce());
     let name = format!("{}/org/aishell-frontend:{tag}", reg.host);
-    let log = ok(Command::new("docker")
-        .current_dir(repo_root())
-        .args([
-            "buildx",
-            "build",
-            "--progress=plain",
-            "-f",
-            "Dockerfile.frontend",
-            "--platform",
-            "linux/amd64,linux/arm64",
-        ])
-        .args(["-t", &name, "--push", "."]));
+    let log = build_dockerfile_frontend(&[
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-t",
+        &name,
+        "--push",
+    ]);
     // arm64 is cross-compiled on the build platform, not emulated.
     assert!(
         log.contains("cross-compiling for arm64 on amd64"),
