@@ -37,7 +37,9 @@ pub fn debian_image() -> String {
         .unwrap_or_else(|_| "aishell-test/debian:trixie".into())
 }
 
-fn required() -> bool {
+/// True when end-to-end tests must not skip: `CI` or `AISHELL_E2E` is set (to anything but
+/// empty, `0` or `false`; `scripts/test` sets `AISHELL_E2E=1`).
+pub fn required() -> bool {
     let set = |k: &str| {
         std::env::var(k)
             .map(|v| !v.is_empty() && v != "0" && v != "false")

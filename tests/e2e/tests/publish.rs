@@ -9,7 +9,7 @@
 
 use aishell_e2e::{
     Docker, FileServer, OciLayout, Project, Registry, busybox_image, engine, gunzip_if_gzip, nonce,
-    sha256, tar_files, tar_gz,
+    required, sha256, tar_files, tar_gz,
 };
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt as _;
@@ -191,11 +191,6 @@ harness:
 
 /// The stand-in for Docker Hub's rust image that `scripts/base-images --rust` makes.
 const RUST_IMAGE: &str = "rust:1-bookworm";
-
-/// True when tests must not skip (`AISHELL_E2E=1`, as `scripts/test` sets).
-fn required() -> bool {
-    std::env::var("AISHELL_E2E").is_ok_and(|v| v == "1")
-}
 
 /// Whether the rust image Dockerfile.frontend compiles in exists (a loud skip when it does not
 /// and tests are not required; a failure when they are).
