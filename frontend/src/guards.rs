@@ -15,7 +15,7 @@
 //! Each check lists directories with `ReadDir`, which builds the layer if needed (it had to
 //! be built anyway) and costs a handful of calls per layer.
 
-use crate::gateway::{Bridge, GwResult};
+use crate::gateway::{Bridge, GwResult, is_not_listed, not_listed};
 use aishell_proto::gateway as gw;
 use std::collections::BTreeMap;
 
@@ -76,13 +76,25 @@ impl Entry {
     }
 }
 
-/// A [`Bridge`] that remembers the answers of `ReadDir` (per ref, folder and pattern) and
-/// passes every other call through. The guards list some folders more than once (the root of
-/// a layer for two checks, the image below for every tool); each listing is a round trip
-/// that mounts a layer, and they all run on every build, cached or not.
+/// A [`Bridge`] that remembers the answers of `ReadDir` (per ref, folder and pattern),
+/// failures included, and passes every other call through. The guards list some folders more
+/// than once (the root of a layer for two checks, the image below for every tool); each
+/// listing is a round trip that mounts a layer, and they all run on every build, cached or
+/// not. A failure is kept too: it is a folder that does not exist (asked again by the next
+/// check) or a layer that failed to build, which must not be built a second time.
 pub struct Memo<'b, B> {
     inner: &'b mut B,
-    dirs: BTreeMap<(String, String, String), gw::ReadDirResponse>,
+    dirs: BTreeMap<DirKey, GwResult<gw::ReadDirResponse>>,
+}
+
+type DirKey = (String, String, String);
+
+fn dir_key(req: &gw::ReadDirRequest) -> DirKey {
+    (
+        req.r#ref.clone(),
+        req.dir_path.clone(),
+        req.include_pattern.clone(),
+    )
 }
 
 impl<B> std::fmt::Debug for Memo<'_, B> {
@@ -112,17 +124,46 @@ impl<B: Bridge> Bridge for Memo<'_, B> {
         self.inner.read_file(req).await
     }
     async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
-        let key = (
-            req.r#ref.clone(),
-            req.dir_path.clone(),
-            req.include_pattern.clone(),
-        );
+        let key = dir_key(&req);
         if let Some(hit) = self.dirs.get(&key) {
-            return Ok(hit.clone());
+            return hit.clone();
         }
-        let resp = self.inner.read_dir(req).await?;
+        let resp = self.inner.read_dir(req).await;
         self.dirs.insert(key, resp.clone());
-        Ok(resp)
+        resp
+    }
+    async fn read_dirs(
+        &mut self,
+        reqs: Vec<gw::ReadDirRequest>,
+        fatal: fn(&tonic::Status) -> bool,
+    ) -> Vec<GwResult<gw::ReadDirResponse>> {
+        // Only the folders not listed yet go to the daemon, each once; what it did not
+        // list (after a fatal failure) is not remembered, so a later check asks again.
+        let mut missing = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for req in &reqs {
+            let key = dir_key(req);
+            if !self.dirs.contains_key(&key) && seen.insert(key) {
+                missing.push(req.clone());
+            }
+        }
+        let keys: Vec<DirKey> = missing.iter().map(dir_key).collect();
+        for (key, resp) in keys
+            .into_iter()
+            .zip(self.inner.read_dirs(missing, fatal).await)
+        {
+            if !matches!(&resp, Err(s) if is_not_listed(s)) {
+                self.dirs.insert(key, resp);
+            }
+        }
+        reqs.iter()
+            .map(|req| {
+                self.dirs
+                    .get(&dir_key(req))
+                    .cloned()
+                    .unwrap_or_else(|| Err(not_listed()))
+            })
+            .collect()
     }
     async fn resolve_image_config(
         &mut self,
@@ -179,6 +220,85 @@ pub async fn list<B: Bridge>(
         Err(s) if is_not_found(&s) => Ok(None),
         Err(s) => Err(s),
     }
+}
+
+/// The refs the guards will look at, for [`prefetch`].
+#[derive(Debug, Default)]
+pub struct Planned<'a> {
+    /// The harness layers.
+    pub tools: Vec<&'a str>,
+    /// The image below the harness, when the parent folders are compared with it.
+    pub below: Option<&'a str>,
+    /// The extension image and the foundation, when the extension is checked.
+    pub extension: Option<(&'a str, &'a str)>,
+}
+
+/// The folders on the way from `/` to `prefix`, the prefix excluded: what
+/// [`outside_prefix`] and [`parents_changed`] list (`/tools` → `/`; `/opt/tools` → `/`,
+/// `/opt`).
+fn ancestors(prefix: &str) -> Vec<String> {
+    let mut out = vec!["/".to_string()];
+    let parts: Vec<&str> = prefix.trim_start_matches('/').split('/').collect();
+    let mut dir = "/".to_string();
+    for component in parts.iter().take(parts.len().saturating_sub(1)) {
+        dir = join(&dir, component);
+        out.push(dir.clone());
+    }
+    out
+}
+
+/// Lists, all at once, the folders the guards are known to list before any of them runs, so
+/// that the later checks are answered by [`Memo`] instead of one round trip after another.
+/// On a first build it is also what builds the parts side by side: a ref is built on its
+/// first listing, and the checks, which run one layer after another, would otherwise build
+/// the extension and each tool in turn.
+///
+/// Returns the first ref whose listing failed for another reason than a missing folder
+/// (its build failed), with that error, without waiting for the other listings: the caller
+/// reports it, named after its part. Folders that do not exist are kept in the memo for the
+/// checks.
+pub async fn prefetch<B: Bridge>(
+    b: &mut Memo<'_, B>,
+    planned: &Planned<'_>,
+    prefix: &str,
+) -> Option<(String, tonic::Status)> {
+    let mut want: Vec<(&str, String)> = Vec::new();
+    let up = ancestors(prefix);
+    for t in &planned.tools {
+        for d in &up {
+            want.push((t, d.clone()));
+        }
+        for d in ["bin", "npm/bin", "npm/lib/node_modules"] {
+            want.push((t, format!("{prefix}/{d}")));
+        }
+    }
+    if let Some(below) = planned.below {
+        for d in &up {
+            want.push((below, d.clone()));
+        }
+    }
+    if let Some((ext, base)) = planned.extension {
+        want.push((ext, prefix.to_string()));
+        want.push((base, prefix.to_string()));
+    }
+    let reqs: Vec<gw::ReadDirRequest> = want
+        .into_iter()
+        .map(|(r, d)| gw::ReadDirRequest {
+            r#ref: r.to_string(),
+            dir_path: d,
+            ..Default::default()
+        })
+        .collect();
+    let answers = b.read_dirs(reqs.clone(), is_build_failure).await;
+    reqs.into_iter().zip(answers).find_map(|(req, a)| match a {
+        Err(s) if is_build_failure(&s) => Some((req.r#ref, s)),
+        _ => None,
+    })
+}
+
+/// A listing failure that is not a missing folder nor a listing not made.
+fn is_build_failure(s: &tonic::Status) -> bool {
+    !is_not_found(s) && !is_not_listed(s)
 }
 
 fn is_not_found(s: &tonic::Status) -> bool {
@@ -517,6 +637,9 @@ mod tests {
         }
         async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
             self.read_dirs += 1;
+            if req.r#ref == "broken" {
+                return Err(tonic::Status::unknown("exit code: 1"));
+            }
             if req.dir_path == "/missing" {
                 return Err(tonic::Status::not_found("no such file or directory"));
             }
@@ -549,7 +672,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn memo_lists_each_folder_of_each_ref_once_and_passes_errors_on() {
+    async fn memo_lists_each_folder_of_each_ref_once_failures_included() {
         let mut inner = Counting::default();
         {
             let mut m = Memo::new(&mut inner);
@@ -561,8 +684,76 @@ mod tests {
                 assert!(list(&mut m, "r1", "/missing").await.unwrap().is_none());
             }
         }
-        // Two answers kept; the failing folder is asked every time (errors are not kept).
-        assert_eq!(inner.read_dirs, 2 + 3);
+        // Three answers kept, the missing folder's too.
+        assert_eq!(inner.read_dirs, 3);
+    }
+
+    fn req(r: &str, dir: &str) -> gw::ReadDirRequest {
+        gw::ReadDirRequest {
+            r#ref: r.into(),
+            dir_path: dir.into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn memo_sends_a_batch_of_what_it_lacks_once_and_answers_in_order() {
+        let mut inner = Counting::default();
+        {
+            let mut m = Memo::new(&mut inner);
+            list(&mut m, "r1", "/a").await.unwrap();
+            let answers = m
+                .read_dirs(
+                    vec![
+                        req("r2", "/b"),
+                        req("r1", "/a"),
+                        req("r2", "/b"),
+                        req("r3", "/c"),
+                    ],
+                    is_build_failure,
+                )
+                .await;
+            let names: Vec<String> = answers
+                .into_iter()
+                .map(|a| a.unwrap().entries[0].path.clone())
+                .collect();
+            assert_eq!(names, ["/b-in-r2", "/a-in-r1", "/b-in-r2", "/c-in-r3"]);
+        }
+        // /a of r1 before the batch, then /b of r2 and /c of r3 once each.
+        assert_eq!(inner.read_dirs, 3);
+    }
+
+    #[tokio::test]
+    async fn after_a_build_failure_the_rest_is_not_listed_and_asked_again_later() {
+        let mut inner = Counting::default();
+        {
+            let mut m = Memo::new(&mut inner);
+            let planned = Planned {
+                tools: vec!["r1", "broken", "r3"],
+                ..Default::default()
+            };
+            let (r, status) = prefetch(&mut m, &planned, "/tools")
+                .await
+                .expect("the failure is returned");
+            assert_eq!(r, "broken");
+            assert_eq!(status.message(), "exit code: 1");
+            // r3 was not listed by the batch; a check asking for it gets a real answer.
+            let root = list(&mut m, "r3", "/").await.unwrap().unwrap();
+            assert_eq!(root[0].name, "-in-r3");
+            // the failure itself is kept: asked again, it is not built again
+            assert!(list(&mut m, "broken", "/").await.is_err());
+        }
+        // r1: "/", bin, npm/bin, npm/lib/node_modules; broken: "/" (fails); then r3's "/".
+        assert_eq!(inner.read_dirs, 4 + 1 + 1);
+    }
+
+    #[test]
+    fn the_folders_on_the_way_to_the_prefix() {
+        assert_eq!(ancestors("/tools"), ["/"]);
+        assert_eq!(
+            ancestors("/opt/aishell/tools"),
+            ["/", "/opt", "/opt/aishell"]
+        );
     }
 
     #[test]

@@ -626,22 +626,81 @@ async fn check_guards<B: Bridge>(
     prefix: &str,
 ) -> Result<(), Failure> {
     let b = &mut guards::Memo::new(b);
-    // A ref is built lazily, on the first ReadDir: errors of that build arrive here and are
-    // named after the layer being checked.
+    // Every part is solved first (a solve is lazy: nothing is built yet), then the folders
+    // the checks will list are listed all at once (which builds the parts side by side),
+    // then the checks run in layer order. A ref is built on its first listing, so the
+    // errors of a build arrive as listing failures; the memo keeps them, and the check that
+    // asks first names the layer being checked.
+    let harness: Vec<&convert::Layer> = if opts.target == Target::Extension {
+        Vec::new()
+    } else {
+        conv.layers
+            .iter()
+            .filter(|l| l.part == Part::Harness)
+            .collect()
+    };
+    let extension =
+        opts.target != Target::Harness && conv.layers.iter().any(|l| l.part == Part::Extension);
+    let mut tools = Vec::new();
+    for layer in &harness {
+        let what = format!(
+            "building harness layer {} ({})",
+            layer.name, layer.description
+        );
+        let r = solve_ref(b, opts, file, &layer.state, &what).await?;
+        tools.push((*layer, what, r));
+    }
+    // The whole image below the harness (foundation plus extension), for the folders on the
+    // way to the prefix; it is also the extension that is checked. A harness-only image has
+    // nothing below it.
+    let below = if extension || (opts.target == Target::Image && !tools.is_empty()) {
+        let what = if extension {
+            "building the extension"
+        } else {
+            "building the image below the harness"
+        };
+        Some(solve_ref(b, opts, file, &conv.extension, what).await?)
+    } else {
+        None
+    };
+    let base = if extension {
+        Some(solve_ref(b, opts, file, &conv.foundation, "building the foundation").await?)
+    } else {
+        None
+    };
+    let planned = guards::Planned {
+        tools: tools.iter().map(|(_, _, r)| r.as_str()).collect(),
+        below: below
+            .as_deref()
+            .filter(|_| opts.target == Target::Image && !tools.is_empty()),
+        extension: below.as_deref().zip(base.as_deref()),
+    };
+    if let Some((r, status)) = guards::prefetch(b, &planned, prefix).await {
+        let what = tools
+            .iter()
+            .find(|(_, _, t)| *t == r)
+            .map(|(_, what, _)| what.as_str())
+            .or_else(|| {
+                (below.as_deref() == Some(r.as_str())).then_some(if extension {
+                    "building the extension"
+                } else {
+                    "building the image below the harness"
+                })
+            })
+            .unwrap_or("building the foundation");
+        return Err(Failure::gateway(what, &status));
+    }
+
     let mut violations: Vec<(Span, guards::Violation)> = Vec::new();
     let mut provided = Vec::new();
     let mut spans = BTreeMap::new();
-    // The whole image below the harness (foundation plus extension), built once, for the
-    // folders on the way to the prefix; a harness-only image has nothing below it.
-    let mut below: Option<String> = None;
+    let mut tools = tools.into_iter();
     for layer in &conv.layers {
         match layer.part {
             Part::Harness if opts.target != Target::Extension => {
-                let what = format!(
-                    "building harness layer {} ({})",
-                    layer.name, layer.description
-                );
-                let r = solve_ref(b, opts, file, &layer.state, &what).await?;
+                let Some((_, what, r)) = tools.next() else {
+                    continue;
+                };
                 let fail = |s: tonic::Status| Failure::gateway(&what, &s);
                 let outside = guards::outside_prefix(b, &r, prefix).await.map_err(fail)?;
                 if !outside.is_empty() {
@@ -653,23 +712,8 @@ async fn check_guards<B: Bridge>(
                         },
                     ));
                 }
-                if opts.target == Target::Image {
-                    let low = match &below {
-                        Some(r) => r.clone(),
-                        None => {
-                            let r = solve_ref(
-                                b,
-                                opts,
-                                file,
-                                &conv.extension,
-                                "building the image below the harness",
-                            )
-                            .await?;
-                            below = Some(r.clone());
-                            r
-                        }
-                    };
-                    for change in guards::parents_changed(b, &r, &low, prefix)
+                if let (Target::Image, Some(low)) = (opts.target, &below) {
+                    for change in guards::parents_changed(b, &r, low, prefix)
                         .await
                         .map_err(fail)?
                     {
@@ -689,15 +733,13 @@ async fn check_guards<B: Bridge>(
                 ));
                 spans.insert(layer.name.clone(), layer.span);
             }
-            Part::Extension if opts.target != Target::Harness => {
+            Part::Extension if extension => {
                 let what = "building the extension";
                 let fail = |s: tonic::Status| Failure::gateway(what, &s);
-                let ext = solve_ref(b, opts, file, &conv.extension, what).await?;
-                // The same image is what the harness layers go on top of.
-                below = Some(ext.clone());
-                let base =
-                    solve_ref(b, opts, file, &conv.foundation, "building the foundation").await?;
-                let paths = guards::extension_under_prefix(b, &ext, &base, prefix)
+                let (Some(ext), Some(base)) = (&below, &base) else {
+                    continue;
+                };
+                let paths = guards::extension_under_prefix(b, ext, base, prefix)
                     .await
                     .map_err(fail)?;
                 if !paths.is_empty() {

@@ -21,6 +21,12 @@ struct Fake {
     defs: BTreeMap<String, pb::Definition>,
     /// Directory listings: (text the ref's definition contains, dir) -> entries (name, is dir).
     listings: Vec<Listing>,
+    /// Refs whose build fails: (text the ref's definition contains, error message).
+    failing: Vec<(&'static str, &'static str)>,
+    /// The definitions (as JSON text) of the refs of each `read_dirs` batch.
+    batches: Vec<Vec<String>>,
+    /// Every listing answered, in a batch or alone.
+    listed: usize,
     merge_enabled: bool,
     solves: Vec<gw::SolveRequest>,
     returns: Vec<gw::ReturnRequest>,
@@ -111,6 +117,10 @@ impl Bridge for Fake {
             .get(&req.r#ref)
             .expect("read_dir on a ref we handed out");
         let text = llb_graph::definition_to_json(def).to_string();
+        self.listed += 1;
+        if let Some((_, message)) = self.failing.iter().find(|(n, _)| text.contains(n)) {
+            return Err(tonic::Status::unknown(*message));
+        }
         let found = self
             .listings
             .iter()
@@ -131,6 +141,30 @@ impl Bridge for Fake {
                 req.dir_path
             ))),
         }
+    }
+    async fn read_dirs(
+        &mut self,
+        reqs: Vec<gw::ReadDirRequest>,
+        fatal: fn(&tonic::Status) -> bool,
+    ) -> Vec<GwResult<gw::ReadDirResponse>> {
+        let texts = reqs
+            .iter()
+            .map(|r| llb_graph::definition_to_json(&self.defs[&r.r#ref]).to_string())
+            .collect();
+        self.batches.push(texts);
+        // As the real bridge does once a build failed: the rest is not waited for.
+        let mut out = Vec::new();
+        let mut failed = false;
+        for req in reqs {
+            if failed {
+                out.push(Err(aishell_frontend::gateway::not_listed()));
+                continue;
+            }
+            let r = self.read_dir(req).await;
+            failed = matches!(&r, Err(s) if fatal(s));
+            out.push(r);
+        }
+        out
     }
     async fn resolve_image_config(
         &mut self,
@@ -626,6 +660,74 @@ async fn an_extension_adding_files_inside_a_foundation_folder_under_the_prefix_i
     assert!(
         err.message
             .contains("the extension writes under the harness prefix: /tools/bin/mine ("),
+        "{}",
+        err.message
+    );
+}
+
+const TWO_TOOLS: &str = "version: 1
+foundation:
+  from: aishell-test/busybox:1
+extension:
+  run: [echo extension]
+harness:
+  npm:
+    a-tool: 1.0.0
+    b-tool: 2.0.0
+";
+
+#[tokio::test]
+async fn every_part_is_listed_in_one_batch_so_buildkit_builds_them_side_by_side() {
+    let mut fake = Fake::new(TWO_TOOLS, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert!(
+        fake.returns[0].error.is_none(),
+        "{:?}",
+        fake.returns[0].error
+    );
+    // A ref is built on its first listing: one batch with both tools and the extension
+    // means none of them waits for another to be built.
+    assert_eq!(fake.batches.len(), 1, "one batch of listings");
+    let batch = &fake.batches[0];
+    for part in ["a-tool@1.0.0", "b-tool@2.0.0", "echo extension"] {
+        assert!(
+            batch.iter().any(|t| t.contains(part)),
+            "{part} is in the first batch"
+        );
+    }
+    // Everything the checks asked for afterwards was in the batch: no round trip after it.
+    assert_eq!(fake.listed, batch.len(), "no listing after the batch");
+}
+
+#[tokio::test]
+async fn a_tool_that_fails_to_build_is_named_in_the_error() {
+    let mut fake = Fake::new(TWO_TOOLS, true);
+    fake.failing = vec![("b-tool@2.0.0", "npm ERR! code E500")];
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(
+        err.message
+            .contains("building harness layer b-tool (npm install b-tool@2.0.0"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("npm ERR! code E500"),
+        "{}",
+        err.message
+    );
+    assert_eq!(fake.returns.len(), 1);
+}
+
+#[tokio::test]
+async fn an_extension_that_fails_to_build_is_named_in_the_error() {
+    let mut fake = Fake::new(TWO_TOOLS, true);
+    fake.failing = vec![("echo extension", "process did not complete: exit code 1")];
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = fake.returns[0].error.as_ref().expect("an error");
+    assert!(
+        err.message
+            .contains("building the extension: process did not complete: exit code 1"),
         "{}",
         err.message
     );
