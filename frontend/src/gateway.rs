@@ -40,19 +40,11 @@ pub trait Bridge {
         &mut self,
         reqs: Vec<gw::ReadDirRequest>,
         fatal: fn(&tonic::Status) -> bool,
-    ) -> Vec<GwResult<gw::ReadDirResponse>> {
-        let mut out = Vec::with_capacity(reqs.len());
-        let mut failed = false;
-        for req in reqs {
-            if failed {
-                out.push(Err(not_listed()));
-                continue;
-            }
-            let r = self.read_dir(req).await;
-            failed = matches!(&r, Err(s) if fatal(s));
-            out.push(r);
-        }
-        out
+    ) -> Vec<GwResult<gw::ReadDirResponse>>
+    where
+        Self: Sized,
+    {
+        read_dirs_in_turn(self, reqs, fatal).await
     }
     /// Resolves an image reference to a digest and config.
     async fn resolve_image_config(
@@ -80,6 +72,27 @@ pub fn is_not_listed(s: &tonic::Status) -> bool {
 }
 
 const NOT_LISTED: &str = "not listed: another listing failed first";
+
+/// [`Bridge::read_dirs`] one listing after another, for bridges that cannot do better (and
+/// for fakes that record a batch before answering it).
+pub async fn read_dirs_in_turn<B: Bridge>(
+    b: &mut B,
+    reqs: Vec<gw::ReadDirRequest>,
+    fatal: fn(&tonic::Status) -> bool,
+) -> Vec<GwResult<gw::ReadDirResponse>> {
+    let mut out = Vec::with_capacity(reqs.len());
+    let mut failed = false;
+    for req in reqs {
+        if failed {
+            out.push(Err(not_listed()));
+            continue;
+        }
+        let r = b.read_dir(req).await;
+        failed = matches!(&r, Err(s) if fatal(s));
+        out.push(r);
+    }
+    out
+}
 
 /// A duplex byte stream made of a read half and a write half.
 pub struct Duplex {

@@ -153,18 +153,7 @@ impl Bridge for Fake {
             .collect();
         self.batches.push(texts);
         // As the real bridge does once a build failed: the rest is not waited for.
-        let mut out = Vec::new();
-        let mut failed = false;
-        for req in reqs {
-            if failed {
-                out.push(Err(aishell_frontend::gateway::not_listed()));
-                continue;
-            }
-            let r = self.read_dir(req).await;
-            failed = matches!(&r, Err(s) if fatal(s));
-            out.push(r);
-        }
-        out
+        aishell_frontend::gateway::read_dirs_in_turn(self, reqs, fatal).await
     }
     async fn resolve_image_config(
         &mut self,
