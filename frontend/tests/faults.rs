@@ -8,47 +8,22 @@ use aishell_frontend::gateway::{Bridge, Duplex, GrpcBridge, GwResult};
 use aishell_frontend::run::{limits, run};
 use aishell_proto::gateway as gw;
 use aishell_proto::gateway::llb_bridge_server::{LlbBridge, LlbBridgeServer};
-use aishell_proto::{apicaps, pb};
+use aishell_proto::pb;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
+mod common;
+use common::{MERGE, error_of, pong, resolved, solved};
+
 const SPEC: &str = "version: 1\nfoundation:\n  from: busybox:1\n  run: [echo hi]\n";
 
 fn env() -> Vec<(String, String)> {
-    vec![
-        (
-            "BUILDKIT_FRONTEND_OPT_0".to_string(),
-            "filename=image.yaml".to_string(),
-        ),
-        ("BUILDKIT_SESSION_ID".to_string(), "s1".to_string()),
-    ]
+    common::frontend_env(&[])
 }
 
-fn pong() -> gw::PongResponse {
-    let cap = |id: &str| apicaps::ApiCap {
-        id: id.into(),
-        enabled: true,
-        ..Default::default()
-    };
-    gw::PongResponse {
-        llb_caps: vec![cap("mergeop"), cap("diffop")],
-        ..Default::default()
-    }
-}
-
-fn solved(id: &str) -> gw::SolveResponse {
-    gw::SolveResponse {
-        result: Some(gw::Result {
-            result: Some(gw::result::Result::Ref(gw::Ref {
-                id: id.into(),
-                def: None,
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
+/// What the fake builders answer to `ResolveImageConfig`: an image with no config.
+const CONFIG: &[u8] = br#"{"architecture":"amd64","os":"linux"}"#;
 
 /// Where a [`Faulty`] builder misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,10 +55,7 @@ impl Faulty {
     /// Runs the frontend against it and returns the error of its single `Return`.
     async fn run(mut self) -> String {
         run(&mut self, env()).await.unwrap();
-        assert_eq!(self.returns.len(), 1, "Return is called exactly once");
-        let ret = self.returns.remove(0);
-        assert!(ret.result.is_none());
-        ret.error.expect("the Return carries an error").message
+        error_of(&self.returns).to_string()
     }
 }
 
@@ -92,7 +64,7 @@ impl Bridge for Faulty {
         if self.fault == Fault::SilentPing {
             std::future::pending::<()>().await;
         }
-        Ok(pong())
+        Ok(pong(MERGE))
     }
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
         let spec_load = req
@@ -102,7 +74,7 @@ impl Bridge for Faulty {
         if !spec_load && self.fault == Fault::PanicInSolve {
             panic!("the fake builder panicked in Solve");
         }
-        Ok(solved("ref-spec"))
+        Ok(solved("ref-spec", None))
     }
     async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(SPEC.as_bytes().to_vec())
@@ -119,11 +91,7 @@ impl Bridge for Faulty {
             Fault::SilentResolve => std::future::pending::<()>().await,
             _ => {}
         }
-        Ok(gw::ResolveImageConfigResponse {
-            r#ref: req.r#ref,
-            config: br#"{"architecture":"amd64","os":"linux"}"#.to_vec(),
-            ..Default::default()
-        })
+        Ok(resolved(req, "", CONFIG))
     }
     async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
         Ok(())
@@ -199,7 +167,7 @@ impl LlbBridge for SlowDaemon {
         &self,
         _r: Request<gw::PingRequest>,
     ) -> Result<Response<gw::PongResponse>, Status> {
-        Ok(Response::new(pong()))
+        Ok(Response::new(pong(MERGE)))
     }
     async fn solve(
         &self,
@@ -207,7 +175,7 @@ impl LlbBridge for SlowDaemon {
     ) -> Result<Response<gw::SolveResponse>, Status> {
         let def: Option<pb::Definition> = r.into_inner().definition;
         if def.is_some_and(|d| d.def.len() == 2) {
-            return Ok(Response::new(solved("ref-spec")));
+            return Ok(Response::new(solved("ref-spec", None)));
         }
         let _ = self.solving.send(());
         std::future::pending::<()>().await;
@@ -225,11 +193,7 @@ impl LlbBridge for SlowDaemon {
         &self,
         r: Request<gw::ResolveImageConfigRequest>,
     ) -> Result<Response<gw::ResolveImageConfigResponse>, Status> {
-        Ok(Response::new(gw::ResolveImageConfigResponse {
-            r#ref: r.into_inner().r#ref,
-            config: br#"{"architecture":"amd64","os":"linux"}"#.to_vec(),
-            ..Default::default()
-        }))
+        Ok(Response::new(resolved(r.into_inner(), "", CONFIG)))
     }
 }
 

@@ -4,10 +4,16 @@
 use aishell_frontend::gateway::{Bridge, GwResult};
 use aishell_frontend::run::run;
 use aishell_proto::gateway as gw;
-use aishell_proto::{apicaps, pb};
+use aishell_proto::pb;
 use llb_graph::{decode_op, validate};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+
+mod common;
+use common::{
+    assert_mentions, assert_returned_ok, error_of, frontend_env as env, pong, resolved, solved,
+    solved_with,
+};
 
 /// (text the ref's definition contains, directory, entries as (name, is dir)).
 type Listing = (&'static str, &'static str, Vec<(&'static str, bool)>);
@@ -44,21 +50,25 @@ impl Fake {
     }
 }
 
+impl Fake {
+    /// Builds `spec` on a builder that can merge and whose layers list as `listings`, and
+    /// returns the builder with what it recorded.
+    async fn built(spec: &str, listings: Vec<Listing>) -> Self {
+        let mut fake = Fake::new(spec, true);
+        fake.listings = listings;
+        run(&mut fake, env(&[])).await.unwrap();
+        fake
+    }
+}
+
 impl Bridge for Fake {
     async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        let cap = |id: &str, enabled: bool| apicaps::ApiCap {
-            id: id.into(),
-            enabled,
-            ..Default::default()
-        };
-        Ok(gw::PongResponse {
-            llb_caps: vec![
-                cap("mergeop", self.merge_enabled),
-                cap("diffop", self.merge_enabled),
-                cap("source.local", true),
-            ],
-            ..Default::default()
-        })
+        let merge = self.merge_enabled;
+        Ok(pong(&[
+            ("mergeop", merge),
+            ("diffop", merge),
+            ("source.local", true),
+        ]))
     }
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
         let n = self.solves.len();
@@ -76,35 +86,17 @@ impl Bridge for Fake {
             let def = llb_graph::marshal(&st, &[]);
             let cfg = json!({"config": {"Env": ["PATH=/usr/bin:/bin", "JAVA_HOME=/opt/java"], "WorkingDir": "/work"}});
             self.solves.push(req);
-            return Ok(gw::SolveResponse {
-                result: Some(gw::Result {
-                    result: Some(gw::result::Result::Ref(gw::Ref {
-                        id: format!("ref-{n}"),
-                        def: Some(def),
-                    })),
-                    metadata: BTreeMap::from([(
-                        "containerimage.config".to_string(),
-                        serde_json::to_vec(&cfg).unwrap(),
-                    )]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
+            let metadata = BTreeMap::from([(
+                "containerimage.config".to_string(),
+                serde_json::to_vec(&cfg).unwrap(),
+            )]);
+            return Ok(solved_with(&format!("ref-{n}"), Some(def), metadata));
         }
         if let Some(def) = &req.definition {
             self.defs.insert(format!("ref-{n}"), def.clone());
         }
         self.solves.push(req);
-        Ok(gw::SolveResponse {
-            result: Some(gw::Result {
-                result: Some(gw::result::Result::Ref(gw::Ref {
-                    id: format!("ref-{n}"),
-                    def: None,
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
+        Ok(solved(&format!("ref-{n}"), None))
     }
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         assert_eq!(req.r#ref, "ref-0");
@@ -161,11 +153,7 @@ impl Bridge for Fake {
     ) -> GwResult<gw::ResolveImageConfigResponse> {
         self.resolved.push(req.r#ref.clone());
         let config = json!({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]}});
-        Ok(gw::ResolveImageConfigResponse {
-            digest: String::new(),
-            config: serde_json::to_vec(&config).unwrap(),
-            r#ref: req.r#ref,
-        })
+        Ok(resolved(req, "", &serde_json::to_vec(&config).unwrap()))
     }
     async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
         self.warnings.push(String::from_utf8(req.short).unwrap());
@@ -181,18 +169,6 @@ impl Bridge for Fake {
         self.returns.push(req);
         Ok(())
     }
-}
-
-fn env(extra: &[&str]) -> Vec<(String, String)> {
-    let mut opts = vec!["filename=image.yaml".to_string()];
-    opts.extend(extra.iter().map(|s| s.to_string()));
-    let mut e: Vec<(String, String)> = opts
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), v))
-        .collect();
-    e.push(("BUILDKIT_SESSION_ID".into(), "s1".into()));
-    e
 }
 
 const SPEC: &str = "# syntax=ghcr.io/org/aishell-frontend:1
@@ -325,17 +301,9 @@ fn hex(b: &[u8]) -> String {
 async fn a_builder_without_merge_gets_a_clear_error() {
     let mut fake = Fake::new(SPEC, false);
     run(&mut fake, env(&[])).await.unwrap();
-    assert_eq!(fake.returns.len(), 1);
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(
-        err.message.contains("containerd image store"),
-        "{}",
-        err.message
-    );
-    assert!(
-        err.message.contains("AISHELL_MERGE=stack"),
-        "{}",
-        err.message
+    assert_mentions(
+        error_of(&fake.returns),
+        &["containerd image store", "AISHELL_MERGE=stack"],
     );
     assert_eq!(fake.solves.len(), 1, "nothing but the spec is solved");
 }
@@ -346,11 +314,7 @@ async fn stack_mode_builds_without_merge_and_warns() {
     run(&mut fake, env(&["build-arg:AISHELL_MERGE=stack"]))
         .await
         .unwrap();
-    assert!(
-        fake.returns[0].error.is_none(),
-        "{:?}",
-        fake.returns[0].error
-    );
+    assert_returned_ok(&fake.returns);
     let def = fake.solves[1].definition.clone().unwrap();
     validate(&def).unwrap();
     assert!(
@@ -369,42 +333,22 @@ async fn stack_mode_builds_without_merge_and_warns() {
 
 #[tokio::test]
 async fn spec_checks_are_shown_as_warnings_during_a_build_unless_skipped() {
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&[])).await.unwrap();
-    assert!(fake.returns[0].error.is_none());
-    assert!(
-        fake.warnings
-            .iter()
-            .any(|w| w.starts_with("FoundationNotPinned: ")),
-        "{:?}",
-        fake.warnings
-    );
-    assert!(
-        fake.warnings
-            .iter()
-            .any(|w| w.starts_with("PlainHttpDownload: ")),
-        "{:?}",
-        fake.warnings
-    );
+    // The rule names of the warnings a build of `spec` showed.
+    async fn warned(spec: &str) -> Vec<String> {
+        let mut fake = Fake::new(spec, true);
+        run(&mut fake, env(&[])).await.unwrap();
+        assert_returned_ok(&fake.returns);
+        let rules = fake.warnings.iter().map(|w| w.split(": ").next().unwrap());
+        rules.map(String::from).collect()
+    }
+    let all = warned(SPEC).await;
+    assert!(all.contains(&"FoundationNotPinned".into()), "{all:?}");
+    assert!(all.contains(&"PlainHttpDownload".into()), "{all:?}");
 
     let skipped = SPEC.replacen('\n', "\n# check=skip=FoundationNotPinned\n", 1);
-    let mut fake = Fake::new(&skipped, true);
-    run(&mut fake, env(&[])).await.unwrap();
-    assert!(
-        !fake
-            .warnings
-            .iter()
-            .any(|w| w.starts_with("FoundationNotPinned")),
-        "{:?}",
-        fake.warnings
-    );
-    assert!(
-        fake.warnings
-            .iter()
-            .any(|w| w.starts_with("PlainHttpDownload: ")),
-        "{:?}",
-        fake.warnings
-    );
+    let left = warned(&skipped).await;
+    assert!(!left.contains(&"FoundationNotPinned".into()), "{left:?}");
+    assert!(left.contains(&"PlainHttpDownload".into()), "{left:?}");
 }
 
 #[tokio::test]
@@ -413,26 +357,17 @@ async fn spec_errors_come_back_with_positions_all_at_once() {
         "version: 1\nfoundation:\n  form: x\nharness:\n  binaries:\n    t: {url: http://x/t}\n";
     let mut fake = Fake::new(bad, true);
     run(&mut fake, env(&[])).await.unwrap();
-    assert_eq!(fake.returns.len(), 1);
+    assert_mentions(
+        error_of(&fake.returns),
+        &[
+            "image.yaml:3:3: error: foundation.form: unknown key `form`",
+            "did you mean `from`",
+            "no checksum",
+            "foundation.from: is required",
+        ],
+    );
     let err = fake.returns[0].error.as_ref().unwrap();
     assert_eq!(err.code, 2, "Unknown: the CLI prints no code name");
-    assert!(
-        err.message
-            .contains("image.yaml:3:3: error: foundation.form: unknown key `form`"),
-        "{}",
-        err.message
-    );
-    assert!(
-        err.message.contains("did you mean `from`"),
-        "{}",
-        err.message
-    );
-    assert!(err.message.contains("no checksum"), "{}", err.message);
-    assert!(
-        err.message.contains("foundation.from: is required"),
-        "{}",
-        err.message
-    );
     assert!(!err.details.is_empty());
     assert_eq!(
         err.details[0].type_url,
@@ -546,50 +481,48 @@ async fn an_extension_dockerfile_not_built_on_the_foundation_is_an_error() {
     let mut fake = Fake::new(DOCKERFILE_SPEC, true);
     fake.dockerfile_on_foundation = false;
     run(&mut fake, env(&[])).await.unwrap();
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(err.message.contains("image.yaml:6:15"), "{}", err.message);
-    assert!(err.message.contains("FROM aishell:base"), "{}", err.message);
+    assert_mentions(
+        error_of(&fake.returns),
+        &["image.yaml:6:15", "FROM aishell:base"],
+    );
+    let err = fake.returns[0].error.as_ref().unwrap();
     assert!(!err.details.is_empty(), "the spec excerpt is attached");
 }
 
 #[tokio::test]
 async fn a_tool_writing_outside_the_prefix_fails_with_the_paths() {
-    let mut fake = Fake::new(SPEC, true);
-    fake.listings = vec![
-        (
-            "/tools/bin/hello",
-            "/",
-            vec![("tools", true), ("etc", true)],
-        ),
-        ("/tools/bin/hello", "/tools", vec![("bin", true)]),
-    ];
-    run(&mut fake, env(&[])).await.unwrap();
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(
-        err.message
-            .contains("harness tool hello writes outside the harness prefix: /etc"),
-        "{}",
-        err.message
+    let fake = Fake::built(
+        SPEC,
+        vec![
+            (
+                "/tools/bin/hello",
+                "/",
+                vec![("tools", true), ("etc", true)],
+            ),
+            ("/tools/bin/hello", "/tools", vec![("bin", true)]),
+        ],
+    )
+    .await;
+    assert_mentions(
+        error_of(&fake.returns),
+        &[
+            "harness tool hello writes outside the harness prefix: /etc",
+            "image.yaml:12:5:", // the tool's line
+        ],
     );
-    assert!(
-        err.message.contains("image.yaml:12:5:"),
-        "points at the tool: {}",
-        err.message
-    );
-    assert_eq!(err.code, 2);
+    assert_eq!(fake.returns[0].error.as_ref().unwrap().code, 2);
 }
 
 #[tokio::test]
 async fn an_extension_writing_under_the_prefix_fails_with_the_paths() {
-    let mut fake = Fake::new(SPEC, true);
-    fake.listings = vec![("echo extension", "/tools", vec![("mine", false)])];
-    run(&mut fake, env(&[])).await.unwrap();
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(
-        err.message
-            .contains("the extension writes under the harness prefix: /tools/mine"),
-        "{}",
-        err.message
+    let fake = Fake::built(
+        SPEC,
+        vec![("echo extension", "/tools", vec![("mine", false)])],
+    )
+    .await;
+    assert_mentions(
+        error_of(&fake.returns),
+        &["the extension writes under the harness prefix: /tools/mine"],
     );
 }
 
@@ -603,54 +536,54 @@ harness:
     a-tool: 1.0.0
     b-tool: 2.0.0
 ";
-    let mut fake = Fake::new(spec, true);
-    fake.listings = vec![
-        (
-            "a-tool@1.0.0",
-            "/tools/npm/bin",
-            vec![("x", false), ("a", false)],
-        ),
-        ("b-tool@2.0.0", "/tools/npm/bin", vec![("x", false)]),
-    ];
-    run(&mut fake, env(&[])).await.unwrap();
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(
-        err.message
-            .contains("harness tools a-tool and b-tool both provide /tools/npm/bin/x"),
-        "{}",
-        err.message
+    let fake = Fake::built(
+        spec,
+        vec![
+            (
+                "a-tool@1.0.0",
+                "/tools/npm/bin",
+                vec![("x", false), ("a", false)],
+            ),
+            ("b-tool@2.0.0", "/tools/npm/bin", vec![("x", false)]),
+        ],
+    )
+    .await;
+    assert_mentions(
+        error_of(&fake.returns),
+        &["harness tools a-tool and b-tool both provide /tools/npm/bin/x"],
     );
     // Without the collision the same spec builds.
-    let mut ok = Fake::new(spec, true);
-    ok.listings = vec![
-        ("a-tool@1.0.0", "/tools/npm/bin", vec![("a", false)]),
-        ("b-tool@2.0.0", "/tools/npm/bin", vec![("b", false)]),
-    ];
-    run(&mut ok, env(&[])).await.unwrap();
-    assert!(ok.returns[0].error.is_none(), "{:?}", ok.returns[0].error);
+    let ok = Fake::built(
+        spec,
+        vec![
+            ("a-tool@1.0.0", "/tools/npm/bin", vec![("a", false)]),
+            ("b-tool@2.0.0", "/tools/npm/bin", vec![("b", false)]),
+        ],
+    )
+    .await;
+    assert_returned_ok(&ok.returns);
 }
 
 #[tokio::test]
 async fn an_extension_adding_files_inside_a_foundation_folder_under_the_prefix_is_found() {
     // The foundation already has /tools/bin; the extension adds /tools/bin/mine.
-    let mut fake = Fake::new(SPEC, true);
-    fake.listings = vec![
-        ("echo extension", "/tools", vec![("bin", true)]),
-        (
-            "echo extension",
-            "/tools/bin",
-            vec![("mine", false), ("base-tool", false)],
-        ),
-        ("echo foundation", "/tools", vec![("bin", true)]),
-        ("echo foundation", "/tools/bin", vec![("base-tool", false)]),
-    ];
-    run(&mut fake, env(&[])).await.unwrap();
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(
-        err.message
-            .contains("the extension writes under the harness prefix: /tools/bin/mine ("),
-        "{}",
-        err.message
+    let fake = Fake::built(
+        SPEC,
+        vec![
+            ("echo extension", "/tools", vec![("bin", true)]),
+            (
+                "echo extension",
+                "/tools/bin",
+                vec![("mine", false), ("base-tool", false)],
+            ),
+            ("echo foundation", "/tools", vec![("bin", true)]),
+            ("echo foundation", "/tools/bin", vec![("base-tool", false)]),
+        ],
+    )
+    .await;
+    assert_mentions(
+        error_of(&fake.returns),
+        &["the extension writes under the harness prefix: /tools/bin/mine ("],
     );
 }
 
@@ -669,11 +602,7 @@ harness:
 async fn every_part_is_listed_in_one_batch_so_buildkit_builds_them_side_by_side() {
     let mut fake = Fake::new(TWO_TOOLS, true);
     run(&mut fake, env(&[])).await.unwrap();
-    assert!(
-        fake.returns[0].error.is_none(),
-        "{:?}",
-        fake.returns[0].error
-    );
+    assert_returned_ok(&fake.returns);
     // A ref is built on its first listing: one batch with both tools and the extension
     // means none of them waits for another to be built.
     assert_eq!(fake.batches.len(), 1, "one batch of listings");
@@ -693,19 +622,13 @@ async fn a_tool_that_fails_to_build_is_named_in_the_error() {
     let mut fake = Fake::new(TWO_TOOLS, true);
     fake.failing = vec![("b-tool@2.0.0", "npm ERR! code E500")];
     run(&mut fake, env(&[])).await.unwrap();
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(
-        err.message
-            .contains("building harness layer b-tool (npm install b-tool@2.0.0"),
-        "{}",
-        err.message
+    assert_mentions(
+        error_of(&fake.returns),
+        &[
+            "building harness layer b-tool (npm install b-tool@2.0.0",
+            "npm ERR! code E500",
+        ],
     );
-    assert!(
-        err.message.contains("npm ERR! code E500"),
-        "{}",
-        err.message
-    );
-    assert_eq!(fake.returns.len(), 1);
 }
 
 #[tokio::test]
@@ -713,11 +636,8 @@ async fn an_extension_that_fails_to_build_is_named_in_the_error() {
     let mut fake = Fake::new(TWO_TOOLS, true);
     fake.failing = vec![("echo extension", "process did not complete: exit code 1")];
     run(&mut fake, env(&[])).await.unwrap();
-    let err = fake.returns[0].error.as_ref().expect("an error");
-    assert!(
-        err.message
-            .contains("building the extension: process did not complete: exit code 1"),
-        "{}",
-        err.message
+    assert_mentions(
+        error_of(&fake.returns),
+        &["building the extension: process did not complete: exit code 1"],
     );
 }

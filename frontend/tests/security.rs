@@ -6,10 +6,13 @@
 
 use aishell_frontend::gateway::{Bridge, GwResult};
 use aishell_frontend::offline::{self, SpecFile};
-use aishell_proto::{apicaps, gateway as gw, pb};
+use aishell_proto::{gateway as gw, pb};
 use llb_graph::{decode_op, definition_to_json, marshal};
 use serde_json::Value;
 use std::path::Path;
+
+mod common;
+use common::{MERGE, frontend_env, pong, resolved, solved};
 
 const SHA: &str = "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB";
 
@@ -149,28 +152,11 @@ const DIGEST: &str = "sha256:ccccccccccccccccccccccccccccccccccccccccccccccccccc
 
 impl Bridge for Pinning {
     async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        let cap = |id: &str| apicaps::ApiCap {
-            id: id.into(),
-            enabled: true,
-            ..Default::default()
-        };
-        Ok(gw::PongResponse {
-            llb_caps: vec![cap("mergeop"), cap("diffop")],
-            ..Default::default()
-        })
+        Ok(pong(MERGE))
     }
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
         self.solves.push(req);
-        Ok(gw::SolveResponse {
-            result: Some(gw::Result {
-                result: Some(gw::result::Result::Ref(gw::Ref {
-                    id: format!("ref-{}", self.solves.len()),
-                    def: None,
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
+        Ok(solved(&format!("ref-{}", self.solves.len()), None))
     }
     async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(b"version: 1\nfoundation:\n  from: debian:13\n  run: [echo hi]\n".to_vec())
@@ -182,11 +168,11 @@ impl Bridge for Pinning {
         &mut self,
         req: gw::ResolveImageConfigRequest,
     ) -> GwResult<gw::ResolveImageConfigResponse> {
-        Ok(gw::ResolveImageConfigResponse {
-            r#ref: req.r#ref,
-            digest: DIGEST.into(),
-            config: br#"{"architecture":"amd64","os":"linux"}"#.to_vec(),
-        })
+        Ok(resolved(
+            req,
+            DIGEST,
+            br#"{"architecture":"amd64","os":"linux"}"#,
+        ))
     }
     async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
         Ok(())
@@ -206,14 +192,9 @@ impl Bridge for Pinning {
 #[tokio::test]
 async fn images_are_pinned_to_the_digest_the_builder_resolved() {
     let mut b = Pinning::default();
-    let env = vec![
-        (
-            "BUILDKIT_FRONTEND_OPT_0".to_string(),
-            "filename=image.yaml".to_string(),
-        ),
-        ("BUILDKIT_SESSION_ID".to_string(), "s1".to_string()),
-    ];
-    aishell_frontend::run::run(&mut b, env).await.unwrap();
+    aishell_frontend::run::run(&mut b, frontend_env(&[]))
+        .await
+        .unwrap();
     assert_eq!(b.error, None);
     let def: &pb::Definition = b.solves.last().unwrap().definition.as_ref().unwrap();
     let images: Vec<String> = def

@@ -10,6 +10,9 @@ use base64::Engine as _;
 use llb_graph::decode_op;
 use serde_json::{Value, json};
 
+mod common;
+use common::{frontend_env, solved};
+
 /// A daemon that serves one spec file and records every call.
 #[derive(Default)]
 struct Fake {
@@ -28,6 +31,14 @@ impl Fake {
             spec: spec.as_bytes().to_vec(),
             ..Default::default()
         }
+    }
+
+    /// Runs the frontend with the options `opts` (e.g. `requestid=frontend.outline`) on a
+    /// builder serving `spec`, and returns the builder with what it recorded.
+    async fn call(spec: &str, opts: &[&str]) -> Self {
+        let mut fake = Fake::new(spec);
+        run(&mut fake, env(opts)).await.unwrap();
+        fake
     }
 
     /// The single `Return`, which must be a result.
@@ -64,16 +75,7 @@ impl Bridge for Fake {
     }
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
         self.solves.push(req);
-        Ok(gw::SolveResponse {
-            result: Some(gw::Result {
-                result: Some(gw::result::Result::Ref(gw::Ref {
-                    id: "spec-ref".into(),
-                    def: None,
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
+        Ok(solved("spec-ref", None))
     }
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         assert_eq!(req.r#ref, "spec-ref");
@@ -111,17 +113,10 @@ impl Bridge for Fake {
 }
 
 fn env(extra: &[&str]) -> Vec<(String, String)> {
-    let mut opts = vec!["filename=image.yaml".to_string()];
-    // buildx sends these with every --call.
-    opts.push("frontend.caps=moby.buildkit.frontend.subrequests+forward".into());
-    opts.extend(extra.iter().map(|s| s.to_string()));
-    let mut e: Vec<(String, String)> = opts
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), v))
-        .collect();
-    e.push(("BUILDKIT_SESSION_ID".into(), "s1".into()));
-    e
+    // buildx sends this with every --call.
+    let mut opts = vec!["frontend.caps=moby.buildkit.frontend.subrequests+forward"];
+    opts.extend(extra);
+    frontend_env(&opts)
 }
 
 fn sha(c: char) -> String {
@@ -208,10 +203,11 @@ fn assert_subrequest_shape(r: &gw::Result, with_status: bool) {
 
 #[tokio::test]
 async fn describe_lists_the_requests_without_reading_anything() {
-    let mut fake = Fake::new("not even read");
-    run(&mut fake, env(&["requestid=frontend.subrequests.describe"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(
+        "not even read",
+        &["requestid=frontend.subrequests.describe"],
+    )
+    .await;
     let r = fake.result();
     assert_subrequest_shape(r, false);
     assert!(fake.solves.is_empty() && fake.reads == 0 && fake.resolves == 0);
@@ -261,10 +257,7 @@ async fn describe_lists_the_requests_without_reading_anything() {
 #[tokio::test]
 async fn targets_lists_the_four_targets_with_image_as_default() {
     let spec = clean_spec();
-    let mut fake = Fake::new(&spec);
-    run(&mut fake, env(&["requestid=frontend.targets"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(&spec, &["requestid=frontend.targets"]).await;
     fake.only_the_spec_was_loaded();
     let r = fake.result();
     assert_subrequest_shape(r, false);
@@ -306,10 +299,7 @@ async fn targets_lists_the_four_targets_with_image_as_default() {
 #[tokio::test]
 async fn outline_lists_used_args_with_values_descriptions_and_the_npm_secret() {
     let spec = clean_spec().replace("args:\n", "args:\n  LEFTOVER: x\n");
-    let mut fake = Fake::new(&spec);
-    run(&mut fake, env(&["requestid=frontend.outline"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(&spec, &["requestid=frontend.outline"]).await;
     fake.only_the_spec_was_loaded();
     let r = fake.result();
     assert_subrequest_shape(r, false);
@@ -342,27 +332,20 @@ async fn outline_lists_used_args_with_values_descriptions_and_the_npm_secret() {
 
 #[tokio::test]
 async fn outline_follows_build_args_and_the_target() {
-    let mut fake = Fake::new(&clean_spec());
-    run(
-        &mut fake,
-        env(&[
-            "requestid=frontend.outline",
-            "build-arg:CODEX_VERSION=0.170.0",
-        ]),
-    )
-    .await
-    .unwrap();
+    let opts = [
+        "requestid=frontend.outline",
+        "build-arg:CODEX_VERSION=0.170.0",
+    ];
+    let fake = Fake::call(&clean_spec(), &opts).await;
     let j = result_json(fake.result());
     assert_eq!(j["args"][0]["value"], json!("0.170.0"));
 
     // The foundation uses no argument and no secret.
-    let mut fake = Fake::new(&clean_spec());
-    run(
-        &mut fake,
-        env(&["requestid=frontend.outline", "target=foundation"]),
+    let fake = Fake::call(
+        &clean_spec(),
+        &["requestid=frontend.outline", "target=foundation"],
     )
-    .await
-    .unwrap();
+    .await;
     let j = result_json(fake.result());
     assert_eq!(j["name"], json!("foundation"));
     assert!(j.get("args").is_none(), "{j}");
@@ -372,10 +355,7 @@ async fn outline_follows_build_args_and_the_target() {
 #[tokio::test]
 async fn check_with_warnings_has_status_1_and_buildx_shaped_json() {
     let spec = spec_with_warnings();
-    let mut fake = Fake::new(&spec);
-    run(&mut fake, env(&["requestid=frontend.lint"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(&spec, &["requestid=frontend.lint"]).await;
     fake.only_the_spec_was_loaded();
     let r = fake.result();
     assert_subrequest_shape(r, true);
@@ -430,10 +410,7 @@ async fn check_with_warnings_has_status_1_and_buildx_shaped_json() {
 
 #[tokio::test]
 async fn a_clean_check_has_status_0() {
-    let mut fake = Fake::new(&clean_spec());
-    run(&mut fake, env(&["requestid=frontend.lint"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(&clean_spec(), &["requestid=frontend.lint"]).await;
     let r = fake.result();
     assert_eq!(meta_str(r, "result.statuscode"), "0");
     let j = result_json(r);
@@ -451,10 +428,7 @@ async fn skipped_rules_are_not_reported() {
         "\n# check=skip=UnusedArg,FoundationNotPinned,PlainHttpDownload,HarnessBelowExtension\n",
         1,
     );
-    let mut fake = Fake::new(&spec);
-    run(&mut fake, env(&["requestid=frontend.lint"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(&spec, &["requestid=frontend.lint"]).await;
     let r = fake.result();
     assert_eq!(
         meta_str(r, "result.statuscode"),
@@ -467,10 +441,7 @@ async fn skipped_rules_are_not_reported() {
 #[tokio::test]
 async fn check_reports_spec_errors_as_the_build_error() {
     let bad = "# syntax=x\nversion: 1\nfoundation:\n  form: debian\n";
-    let mut fake = Fake::new(bad);
-    run(&mut fake, env(&["requestid=frontend.lint"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(bad, &["requestid=frontend.lint"]).await;
     let r = fake.result();
     assert_eq!(meta_str(r, "result.statuscode"), "1");
     let j = result_json(r);
@@ -491,10 +462,7 @@ async fn check_reports_spec_errors_as_the_build_error() {
     // An error found only when resolving (an undeclared argument) counts too, and the
     // warnings are still reported next to it.
     let unresolved = clean_spec().replace("debian:trixie-slim@", "debian:${MISSING}-slim@");
-    let mut fake = Fake::new(&unresolved);
-    run(&mut fake, env(&["requestid=frontend.lint"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(&unresolved, &["requestid=frontend.lint"]).await;
     let r = fake.result();
     assert_eq!(meta_str(r, "result.statuscode"), "1");
     let j = result_json(r);
@@ -510,10 +478,11 @@ async fn check_reports_spec_errors_as_the_build_error() {
 
 #[tokio::test]
 async fn outline_of_a_broken_spec_is_an_error_with_the_excerpt() {
-    let mut fake = Fake::new("version: 1\nfoundation:\n  form: debian\n");
-    run(&mut fake, env(&["requestid=frontend.outline"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(
+        "version: 1\nfoundation:\n  form: debian\n",
+        &["requestid=frontend.outline"],
+    )
+    .await;
     let err = fake.returns[0].error.as_ref().expect("an error");
     // An ordinary failure, not "unsupported" (which would make buildx give up on --call).
     assert_ne!(err.code, 12);
@@ -531,10 +500,7 @@ async fn outline_of_a_broken_spec_is_an_error_with_the_excerpt() {
 
 #[tokio::test]
 async fn an_unknown_subrequest_is_unimplemented_and_reads_nothing() {
-    let mut fake = Fake::new(&clean_spec());
-    run(&mut fake, env(&["requestid=frontend.convertllb"]))
-        .await
-        .unwrap();
+    let fake = Fake::call(&clean_spec(), &["requestid=frontend.convertllb"]).await;
     assert_eq!(fake.returns.len(), 1);
     let err = fake.returns[0].error.as_ref().expect("an error");
     assert_eq!(err.code, 12);

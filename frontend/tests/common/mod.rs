@@ -1,0 +1,108 @@
+//! What the tests that run the frontend against a fake builder share: the environment
+//! BuildKit starts a frontend with, the answers a builder gives, and checks of the single
+//! `Return`. Each fake keeps only what makes it different (what it records, where it fails).
+// Every test file compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aishell_proto::gateway as gw;
+use aishell_proto::{apicaps, pb};
+
+/// The environment BuildKit starts a frontend with: the option `filename=image.yaml`, then
+/// `opts` as further options (`build-arg:NAME=VALUE`, `platform=…`), and a session id.
+///
+/// ```ignore
+/// run(&mut fake, frontend_env(&["build-arg:AISHELL_MERGE=stack"])).await.unwrap();
+/// ```
+pub fn frontend_env(opts: &[&str]) -> Vec<(String, String)> {
+    std::iter::once("filename=image.yaml")
+        .chain(opts.iter().copied())
+        .enumerate()
+        .map(|(i, v)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), v.to_string()))
+        .chain([("BUILDKIT_SESSION_ID".to_string(), "s1".to_string())])
+        .collect()
+}
+
+/// The LLB capabilities of a builder that can merge (BuildKit ≥ 0.10 with the containerd
+/// image store), for [`pong`].
+pub const MERGE: &[(&str, bool)] = &[("mergeop", true), ("diffop", true)];
+
+/// A `Ping` answer that announces these LLB capabilities (id, enabled).
+pub fn pong(caps: &[(&str, bool)]) -> gw::PongResponse {
+    gw::PongResponse {
+        llb_caps: caps
+            .iter()
+            .map(|&(id, enabled)| apicaps::ApiCap {
+                id: id.into(),
+                enabled,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A `Solve` answer with one ref (and the definition behind it when the builder hands it out,
+/// as it does for a nested frontend's result).
+pub fn solved(id: &str, def: Option<pb::Definition>) -> gw::SolveResponse {
+    solved_with(id, def, Default::default())
+}
+
+/// [`solved`] with result metadata (e.g. `containerimage.config`).
+pub fn solved_with(
+    id: &str,
+    def: Option<pb::Definition>,
+    metadata: std::collections::BTreeMap<String, Vec<u8>>,
+) -> gw::SolveResponse {
+    gw::SolveResponse {
+        result: Some(gw::Result {
+            result: Some(gw::result::Result::Ref(gw::Ref { id: id.into(), def })),
+            metadata,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A `ResolveImageConfig` answer: `config` (image config JSON) and the digest the builder
+/// resolved the reference to (empty: none).
+pub fn resolved(
+    req: gw::ResolveImageConfigRequest,
+    digest: &str,
+    config: &[u8],
+) -> gw::ResolveImageConfigResponse {
+    gw::ResolveImageConfigResponse {
+        r#ref: req.r#ref,
+        digest: digest.into(),
+        config: config.to_vec(),
+    }
+}
+
+/// The error message of the one `Return` a run made; fails when there were more, or when it
+/// returned a result.
+#[track_caller]
+pub fn error_of(returns: &[gw::ReturnRequest]) -> &str {
+    assert_eq!(returns.len(), 1, "Return is called exactly once");
+    assert!(returns[0].result.is_none(), "a result next to the error");
+    &returns[0]
+        .error
+        .as_ref()
+        .expect("the Return carries an error")
+        .message
+}
+
+/// Fails unless the one `Return` a run made carries a result and no error.
+#[track_caller]
+pub fn assert_returned_ok(returns: &[gw::ReturnRequest]) {
+    assert_eq!(returns.len(), 1, "Return is called exactly once");
+    assert!(returns[0].error.is_none(), "{:?}", returns[0].error);
+}
+
+/// Fails unless `text` contains each of `needles`, showing the whole text when one is
+/// missing.
+#[track_caller]
+pub fn assert_mentions(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+    }
+}
