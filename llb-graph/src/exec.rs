@@ -33,6 +33,13 @@ pub enum MountKind {
     },
     /// An empty in-memory directory (never in a layer).
     Tmpfs,
+    /// A writable mount of `base` (scratch for an empty folder) whose content after the
+    /// command is an output of its own, for steps whose result is a few small files and not
+    /// the whole root (see [`Exec::build_outputs`]).
+    Output {
+        /// What the folder holds before the command.
+        base: State,
+    },
     /// A build secret as a file (never in a layer, never in the cache key).
     Secret {
         /// The secret id (`--secret id=…`).
@@ -68,6 +75,7 @@ pub struct Exec {
     network: NetMode,
     platform: Option<pb::Platform>,
     mounts: Vec<(String, MountKind)>,
+    keep_root: bool,
 }
 
 impl Exec {
@@ -86,6 +94,7 @@ impl Exec {
             network: NetMode::Sandbox,
             platform: None,
             mounts: Vec::new(),
+            keep_root: true,
         }
     }
 
@@ -127,8 +136,37 @@ impl Exec {
         self
     }
 
+    /// Throws the root filesystem away after the command, and makes it read-only for the
+    /// command: only the [`MountKind::Output`] mounts are outputs. A step that
+    /// writes a small file then does not keep, export or cache a copy of its whole root.
+    pub fn discard_root(mut self) -> Self {
+        self.keep_root = false;
+        self
+    }
+
     /// Makes the vertex; returns the root filesystem after the command.
+    ///
+    /// Panics if the root was discarded ([`Exec::discard_root`]): use
+    /// [`Exec::build_outputs`] then.
     pub fn build(self, meta: Meta) -> State {
+        assert!(self.keep_root, "Exec::build on a discarded root");
+        self.build_outputs(meta).swap_remove(0)
+    }
+
+    /// Makes the vertex; returns its outputs: the root filesystem after the command (unless
+    /// discarded), then each [`MountKind::Output`] mount in the order of their destinations.
+    ///
+    /// ```
+    /// use llb_graph::{Exec, Meta, MountKind, State};
+    /// let root = State::scratch();
+    /// let outs = Exec::new(root, ["/bin/true"])
+    ///     .mount("/out", MountKind::Output { base: State::scratch() })
+    ///     .discard_root()
+    ///     .build_outputs(Meta::named("write /out"));
+    /// assert_eq!(outs.len(), 1);
+    /// assert_eq!(outs[0].output_index(), 0);
+    /// ```
+    pub fn build_outputs(self, meta: Meta) -> Vec<State> {
         let mut inputs: Vec<Output> = Vec::new();
         let mut input_of = |s: &State| -> i64 {
             match &s.out {
@@ -147,10 +185,19 @@ impl Exec {
             }
         };
         let mut caps = vec!["exec.meta.base", "exec.mount.bind"];
+        let mut outputs: i64 = 0;
+        let mut next_output = || {
+            outputs += 1;
+            outputs - 1
+        };
         let mut mounts = vec![pb::Mount {
             input: input_of(&self.root),
             dest: "/".into(),
-            output: 0,
+            output: if self.keep_root { next_output() } else { EMPTY },
+            // BuildKit mounts a root without output as the input itself (read-only, no
+            // mount points can be made in it) unless it is marked read-only: then it gives
+            // the command a throw-away writable copy and makes it read-only after mounting.
+            readonly: !self.keep_root,
             ..Default::default()
         }];
         let mut sorted = self.mounts;
@@ -193,6 +240,12 @@ impl Exec {
                         ..Default::default()
                     }
                 }
+                MountKind::Output { base } => pb::Mount {
+                    input: input_of(&base),
+                    dest,
+                    output: next_output(),
+                    ..Default::default()
+                },
                 MountKind::Tmpfs => {
                     caps.push("exec.mount.tmpfs");
                     pb::Mount {
@@ -256,6 +309,7 @@ impl Exec {
             constraints: Some(pb::WorkerConstraints::default()),
             ..Default::default()
         };
-        State::from_op(op, inputs, meta, caps, 0)
+        let first = State::from_op(op, inputs, meta, caps, 0);
+        (0..outputs).map(|i| first.with_output_index(i)).collect()
     }
 }

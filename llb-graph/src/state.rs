@@ -165,6 +165,16 @@ impl State {
         self.out.as_ref().map_or(0, |o| o.index)
     }
 
+    /// Another output of the same vertex.
+    pub(crate) fn with_output_index(&self, index: i64) -> State {
+        State {
+            out: self.out.as_ref().map(|o| Output {
+                vertex: o.vertex.clone(),
+                index,
+            }),
+        }
+    }
+
     /// Encodes `op` (with `inputs` as its edges), computes its digest and wraps it as
     /// output `index`.
     pub(crate) fn from_op(
@@ -175,7 +185,7 @@ impl State {
         index: i64,
     ) -> State {
         op.inputs = inputs.iter().map(Output::input).collect();
-        let bytes = op.encode_to_vec();
+        let bytes = encode_op(&op);
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         let vertex = Vertex {
             bytes,
@@ -244,6 +254,24 @@ impl State {
             }),
         })
     }
+}
+
+/// An op's bytes as BuildKit's own (Go) encoding writes them: the fields in number order,
+/// except the `op` oneof, which comes last (after `platform` and `constraints`). BuildKit
+/// re-encodes every op it loads and names the vertex after the SHA-256 of those bytes, so
+/// only with the same bytes are our digests the ones its progress and its errors name
+/// (`errdefs.Vertex`). prost alone would write the oneof in number order, before the
+/// platform.
+pub(crate) fn encode_op(op: &pb::Op) -> Vec<u8> {
+    let head = pb::Op {
+        op: None,
+        ..op.clone()
+    };
+    let mut bytes = head.encode_to_vec();
+    if let Some(body) = &op.op {
+        body.encode(&mut bytes);
+    }
+    bytes
 }
 
 /// Stacks `states` bottom to top (later inputs win on conflicts). Scratch inputs add

@@ -313,8 +313,37 @@ fn validate_rejects_malformed_graphs() {
     assert!(validate(&no_terminal).is_err());
 }
 
-/// Pinned digests: if this fails, every user's cache for this kind of vertex is busted.
-/// Change the expected value only on purpose, with a note in the changelog.
+/// Our op digests are the vertex digests BuildKit names in its progress and in its errors
+/// (`errdefs.Vertex`), which the frontend maps back to the layer that failed. BuildKit
+/// (v0.32.2) re-encodes every op it loads with Go's protobuf encoding, which writes the
+/// `op` oneof after `platform` and `constraints`, and hashes those bytes. The expected
+/// digests were read off BuildKit v0.32.2's error details for exactly these two ops (an
+/// image source and an exec on it that failed).
+#[test]
+fn op_digests_are_buildkits_own() {
+    let image = Source::image(
+        "127.0.0.1:5010/busybox:1@sha256:51ae7affbd6ff42d6b4934f9698cb627b58389eab7fe89f4f3f4626e6315e703",
+    )
+    .platform(llb_graph::platform("linux", "amd64", None))
+    .build(Meta::default());
+    assert_eq!(
+        image.digest().unwrap(),
+        "sha256:e401cc668b5fa5c0b16e86d8d99de4348698d111b6559f2ab64a575d5c07d016"
+    );
+    let exec = Exec::new(image, ["/bin/sh", "-c", "exit 3"])
+        .env("PATH", "/bin")
+        .platform(llb_graph::platform("linux", "amd64", None))
+        .build(Meta::default());
+    assert_eq!(
+        exec.digest().unwrap(),
+        "sha256:f09d507e26a88b990d8f2bc9d25d56794c08c46955df9a73e7a5fae7b478edd2"
+    );
+}
+
+/// Pinned digests: a drift means a change to the bytes we send, which changes every vertex
+/// digest users see in progress and errors (BuildKit's cache keys are computed from the
+/// ops' content, not from these bytes). Change the expected value only on purpose, with a
+/// commit that says why.
 #[test]
 fn pinned_digests() {
     let b = Source::image("docker.io/library/busybox:1")
