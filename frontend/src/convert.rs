@@ -125,7 +125,7 @@ impl std::error::Error for ConvertError {}
 /// What the user reads when the builder has no MergeOp/DiffOp.
 pub const NO_MERGE_MESSAGE: &str = "this builder cannot merge layers: BuildKit's mergeop/diffop capabilities are disabled or missing (Docker Engine's classic image store disables them; BuildKit older than 0.10 lacks them). Ways out: (1) enable the containerd image store in Docker (daemon.json: {\"features\": {\"containerd-snapshotter\": true}}) or use a docker-container builder (`docker buildx create --use`); or (2) build a stacked image in the same order with `--build-arg AISHELL_MERGE=stack` (layers are then no longer shared between projects and a harness bump rebuilds everything above the foundation)";
 
-fn loc(span: Span) -> Location {
+pub(crate) fn loc(span: Span) -> Location {
     Location {
         source_index: 0,
         start_line: i32::try_from(span.start.line).unwrap_or(i32::MAX),

@@ -27,25 +27,6 @@ pub trait Bridge {
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse>;
     /// Reads a file of a solved ref.
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>>;
-    /// Lists a directory of a solved ref (builds it if needed).
-    async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse>;
-    /// Lists several directories; the answers are in the order of `reqs`. The listings are
-    /// independent, so a bridge may send them all at once: BuildKit then builds the refs
-    /// behind them side by side (a ref is built on its first listing). Once a listing fails
-    /// with an error for which `fatal` is true, the ones still to come are not waited for:
-    /// they are answered with [`not_listed`], so a failing part is reported at once instead
-    /// of after the slowest of the others. This default lists them one after another, which
-    /// is all a fake daemon needs.
-    async fn read_dirs(
-        &mut self,
-        reqs: Vec<gw::ReadDirRequest>,
-        fatal: fn(&tonic::Status) -> bool,
-    ) -> Vec<GwResult<gw::ReadDirResponse>>
-    where
-        Self: Sized,
-    {
-        read_dirs_in_turn(self, reqs, fatal).await
-    }
     /// Resolves an image reference to a digest and config.
     async fn resolve_image_config(
         &mut self,
@@ -59,39 +40,6 @@ pub trait Bridge {
     async fn inputs(&mut self) -> GwResult<gw::InputsResponse>;
     /// The final answer; called exactly once.
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()>;
-}
-
-/// The answer of [`Bridge::read_dirs`] for a listing it did not wait for.
-pub fn not_listed() -> tonic::Status {
-    tonic::Status::cancelled(NOT_LISTED)
-}
-
-/// Is `s` the answer [`not_listed`] (not an answer of the daemon)?
-pub fn is_not_listed(s: &tonic::Status) -> bool {
-    s.code() == tonic::Code::Cancelled && s.message() == NOT_LISTED
-}
-
-const NOT_LISTED: &str = "not listed: another listing failed first";
-
-/// [`Bridge::read_dirs`] one listing after another, for bridges that cannot do better (and
-/// for fakes that record a batch before answering it).
-pub async fn read_dirs_in_turn<B: Bridge>(
-    b: &mut B,
-    reqs: Vec<gw::ReadDirRequest>,
-    fatal: fn(&tonic::Status) -> bool,
-) -> Vec<GwResult<gw::ReadDirResponse>> {
-    let mut out = Vec::with_capacity(reqs.len());
-    let mut failed = false;
-    for req in reqs {
-        if failed {
-            out.push(Err(not_listed()));
-            continue;
-        }
-        let r = b.read_dir(req).await;
-        failed = matches!(&r, Err(s) if fatal(s));
-        out.push(r);
-    }
-    out
 }
 
 /// A duplex byte stream made of a read half and a write half.
@@ -213,46 +161,6 @@ impl Bridge for GrpcBridge {
 
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(self.client.read_file(req).await?.into_inner().data)
-    }
-
-    async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
-        Ok(self.client.read_dir(req).await?.into_inner())
-    }
-
-    /// All listings at once, one HTTP/2 stream each on the same connection (a tonic client
-    /// is a cheap handle to it); on a fatal failure the calls still running are cancelled.
-    async fn read_dirs(
-        &mut self,
-        reqs: Vec<gw::ReadDirRequest>,
-        fatal: fn(&tonic::Status) -> bool,
-    ) -> Vec<GwResult<gw::ReadDirResponse>> {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut out: Vec<Option<GwResult<gw::ReadDirResponse>>> = Vec::new();
-        let mut calls = Vec::new();
-        for (i, req) in reqs.into_iter().enumerate() {
-            let mut client = self.client.clone();
-            let tx = tx.clone();
-            out.push(None);
-            calls.push(tokio::spawn(async move {
-                let r = client.read_dir(req).await.map(|r| r.into_inner());
-                // The receiver is gone only when the caller stopped waiting.
-                let _ = tx.send((i, r));
-            }));
-        }
-        drop(tx);
-        while let Some((i, r)) = rx.recv().await {
-            let stop = matches!(&r, Err(s) if fatal(s));
-            out[i] = Some(r);
-            if stop {
-                for call in &calls {
-                    call.abort();
-                }
-                break;
-            }
-        }
-        out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(not_listed())))
-            .collect()
     }
 
     async fn resolve_image_config(

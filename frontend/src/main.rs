@@ -1,5 +1,6 @@
 //! `aishell-frontend`: run by BuildKit as a `# syntax=` frontend (no arguments), or by a
-//! person with a subcommand (`check`, `plan`, `diff`, `graph`, `llb`; see `--help`).
+//! person with a subcommand (`check`, `plan`, `diff`, `graph`, `llb`; see `--help`), or by
+//! BuildKit again for the merge guards' steps (`guard-step`, inside a build).
 
 use std::process::ExitCode;
 
@@ -7,6 +8,17 @@ fn main() -> ExitCode {
     // BuildKit starts a frontend with no arguments; any argument means a person is asking.
     // `args_os`, because a spec path need not be UTF-8.
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // The merge guards' build steps run this binary too, from the frontend's own image.
+    if args
+        .first()
+        .is_some_and(|a| a == aishell_frontend::guards::step::ARG)
+    {
+        let rest: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return aishell_frontend::guards::step::main(&rest);
+    }
     if !args.is_empty() {
         return aishell_frontend::cli::main(args);
     }

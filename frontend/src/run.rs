@@ -9,6 +9,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::extension;
 use crate::gateway::Bridge;
 use crate::guards;
+use crate::guards::graph::{FactsStates, OwnImage};
+use crate::guards::verdict::{Verdict, VerdictRequest};
 use crate::options::Options;
 use crate::options::{MergeMode, Target};
 use crate::platform::Platform;
@@ -17,7 +19,7 @@ use crate::yaml::Span;
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, protobuf, rpc};
 use base64::Engine as _;
-use llb_graph::{Meta, Source, SourceFile, State, marshal};
+use llb_graph::{Meta, Source, SourceFile, State, diff, marshal, merge};
 use prost::Message;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -37,7 +39,7 @@ pub(crate) mod code {
 
 /// How long we wait for the builder's answer to calls that must be quick, so a builder
 /// that stopped answering (but keeps the pipe open) ends the frontend with an error instead
-/// of a hang. `Solve`, `ReadDir` and `ReadFile` of build results get no limit: they return
+/// of a hang. `Solve` and `ReadFile` of build results get no limit: they return
 /// when the layers they need are built, which takes as long as the user's `apt`, `run` and
 /// npm steps take (minutes to hours). A builder that *dies* needs no limit either: the
 /// closed pipe fails every pending call at once (tests/faults.rs checks both).
@@ -600,37 +602,29 @@ async fn dockerfile_extension<B: Bridge>(
     Ok(DockerfileExtension { state, config })
 }
 
-/// Builds `state` and returns its ref; a failure names `what` was being built (e.g.
-/// "building harness layer hello (/tools/bin/hello from https://…)").
-async fn solve_ref<B: Bridge>(
-    b: &mut B,
-    opts: &Options,
-    file: &SpecFile,
-    state: &State,
-    what: &str,
-) -> Result<String, Failure> {
-    let def = marshal(state, &[file.source_file()]);
-    let resp = b
-        .solve(solve_request(def, opts))
-        .await
-        .map_err(|s| Failure::gateway(what, &s))?;
-    Ok(ref_id(&resp).unwrap_or_default())
+/// What the guards of one platform check, and where their steps show up.
+struct GuardRun<'a> {
+    conv: &'a convert::Conversion,
+    prefix: &'a str,
+    /// `[linux/arm64] ` in a build of several platforms, else empty.
+    label: String,
 }
 
-/// Runs the merge guards (see [`guards`]) on the built layers of `conv`.
+/// Runs the merge guards (see [`guards`]) on the built layers of `conv`: a facts step per
+/// layer and a verdict step over them, solved together; the frontend reads the verdict.
+/// Returns the verdict's state when there were layers to check, for [`with_verdict`].
 async fn check_guards<B: Bridge>(
     b: &mut B,
     opts: &Options,
     file: &SpecFile,
-    conv: &convert::Conversion,
-    prefix: &str,
-) -> Result<(), Failure> {
-    let b = &mut guards::Memo::new(b);
-    // Every part is solved first (a solve is lazy: nothing is built yet), then the folders
-    // the checks will list are listed all at once (which builds the parts side by side),
-    // then the checks run in layer order. A ref is built on its first listing, so the
-    // errors of a build arrive as listing failures; the memo keeps them, and the check that
-    // asks first names the layer being checked.
+    own: Option<&OwnImage>,
+    run: GuardRun<'_>,
+) -> Result<Option<State>, Failure> {
+    let GuardRun {
+        conv,
+        prefix,
+        label,
+    } = run;
     let harness: Vec<&convert::Layer> = if opts.target == Target::Extension {
         Vec::new()
     } else {
@@ -639,131 +633,147 @@ async fn check_guards<B: Bridge>(
             .filter(|l| l.part == Part::Harness)
             .collect()
     };
-    let extension =
-        opts.target != Target::Harness && conv.layers.iter().any(|l| l.part == Part::Extension);
-    let mut tools = Vec::new();
-    for layer in &harness {
-        let what = format!(
-            "building harness layer {} ({})",
-            layer.name, layer.description
-        );
-        let r = solve_ref(b, opts, file, &layer.state, &what).await?;
-        tools.push((*layer, what, r));
+    let ext_layer = conv.layers.iter().find(|l| l.part == Part::Extension);
+    let extension = opts.target != Target::Harness && ext_layer.is_some();
+    // The whole image below the harness (foundation plus extension) is compared with the
+    // tools' folders on the way to the prefix; it is also the extension that is checked. A
+    // harness-only image has nothing below it.
+    let parents = opts.target == Target::Image && !harness.is_empty();
+    if harness.is_empty() && !extension {
+        return Ok(None);
     }
-    // The whole image below the harness (foundation plus extension), for the folders on the
-    // way to the prefix; it is also the extension that is checked. A harness-only image has
-    // nothing below it.
-    let below = if extension || (opts.target == Target::Image && !tools.is_empty()) {
-        let what = if extension {
-            "building the extension"
-        } else {
-            "building the image below the harness"
-        };
-        Some(solve_ref(b, opts, file, &conv.extension, what).await?)
+    let own = own.ok_or_else(guards::graph::no_own_image)?;
+    let req = VerdictRequest {
+        prefix: prefix.to_string(),
+        tools: harness.iter().map(|l| l.name.clone()).collect(),
+        parents,
+        extension,
+    };
+    let meta = |what: &str, span: Option<Span>| {
+        let m = Meta::named(format!("{label}[guards] {what}")).no_cache(opts.no_cache);
+        match span {
+            Some(s) => m.at(convert::loc(s)),
+            None => m,
+        }
+    };
+    let below_what = if extension {
+        "the extension"
     } else {
-        None
+        "the image below the harness"
     };
-    let base = if extension {
-        Some(solve_ref(b, opts, file, &conv.foundation, "building the foundation").await?)
-    } else {
-        None
-    };
-    let planned = guards::Planned {
-        tools: tools.iter().map(|(_, _, r)| r.as_str()).collect(),
-        below: below
-            .as_deref()
-            .filter(|_| opts.target == Target::Image && !tools.is_empty()),
-        extension: below.as_deref().zip(base.as_deref()),
-    };
-    if let Some((r, status)) = guards::prefetch(b, &planned, prefix).await {
-        let what = tools
+    let states = FactsStates {
+        tools: harness
             .iter()
-            .find(|(_, _, t)| *t == r)
-            .map(|(_, what, _)| what.as_str())
-            .or_else(|| {
-                (below.as_deref() == Some(r.as_str())).then_some(if extension {
-                    "building the extension"
-                } else {
-                    "building the image below the harness"
-                })
+            .map(|l| {
+                guards::graph::facts(
+                    own,
+                    &l.state,
+                    &req.facts_for_tool(),
+                    meta(&format!("list harness layer {}", l.name), Some(l.span)),
+                )
             })
-            .unwrap_or("building the foundation");
-        return Err(Failure::gateway(what, &status));
+            .collect(),
+        below: req.needs_below().then(|| {
+            guards::graph::facts(
+                own,
+                &conv.extension,
+                &req.facts_for_below(),
+                meta(&format!("list {below_what}"), ext_layer.map(|l| l.span)),
+            )
+        }),
+        foundation: extension.then(|| {
+            guards::graph::facts(
+                own,
+                &conv.foundation,
+                &req.facts_for_foundation(),
+                meta("list the foundation", None),
+            )
+        }),
+    };
+    let state = guards::graph::verdict(own, &req, &states, meta("check the merge", None));
+    let def = marshal(&state, &[file.source_file()]);
+    // The verdict is built, with every layer it judges, when it is read.
+    let text = async {
+        let resp = b.solve(solve_request(def, opts)).await?;
+        b.read_file(gw::ReadFileRequest {
+            r#ref: ref_id(&resp).unwrap_or_default(),
+            file_path: guards::step::VERDICT_FILE.into(),
+            ..Default::default()
+        })
+        .await
+    }
+    .await
+    .map_err(|s| Failure::gateway(&failing_part(&s, conv, &harness, extension), &s))?;
+    let verdict: Verdict = serde_json::from_slice(&text).map_err(|e| {
+        Failure::new(
+            code::INTERNAL,
+            format!("the merge guards' verdict cannot be read: {e}"),
+        )
+    })?;
+    if verdict.tools.len() != harness.len() {
+        return Err(Failure::new(
+            code::INTERNAL,
+            "the merge guards' verdict does not match the harness tools",
+        ));
     }
 
     let mut violations: Vec<(Span, guards::Violation)> = Vec::new();
-    let mut provided = Vec::new();
     let mut spans = BTreeMap::new();
-    let mut tools = tools.into_iter();
+    let mut tools = harness.iter().zip(&verdict.tools);
     for layer in &conv.layers {
         match layer.part {
             Part::Harness if opts.target != Target::Extension => {
-                let Some((_, what, r)) = tools.next() else {
+                let Some((layer, found)) = tools.next() else {
                     continue;
                 };
-                let fail = |s: tonic::Status| Failure::gateway(&what, &s);
-                let outside = guards::outside_prefix(b, &r, prefix).await.map_err(fail)?;
-                if !outside.is_empty() {
+                if !found.outside.is_empty() {
                     violations.push((
                         layer.span,
                         guards::Violation::Outside {
                             tool: layer.name.clone(),
-                            paths: outside,
+                            paths: found.outside.clone(),
                         },
                     ));
                 }
-                if let (Target::Image, Some(low)) = (opts.target, &below) {
-                    for change in guards::parents_changed(b, &r, low, prefix)
-                        .await
-                        .map_err(fail)?
-                    {
-                        violations.push((
-                            layer.span,
-                            guards::Violation::Parent {
-                                tool: layer.name.clone(),
-                                prefix: prefix.to_string(),
-                                change,
-                            },
-                        ));
-                    }
-                }
-                provided.push((
-                    layer.name.clone(),
-                    guards::provided(b, &r, prefix).await.map_err(fail)?,
-                ));
-                spans.insert(layer.name.clone(), layer.span);
-            }
-            Part::Extension if extension => {
-                let what = "building the extension";
-                let fail = |s: tonic::Status| Failure::gateway(what, &s);
-                let (Some(ext), Some(base)) = (&below, &base) else {
-                    continue;
-                };
-                let paths = guards::extension_under_prefix(b, ext, base, prefix)
-                    .await
-                    .map_err(fail)?;
-                if !paths.is_empty() {
+                for change in &found.parents {
                     violations.push((
                         layer.span,
-                        guards::Violation::ExtensionUnderPrefix { paths },
+                        guards::Violation::Parent {
+                            tool: layer.name.clone(),
+                            prefix: prefix.to_string(),
+                            change: change.clone(),
+                        },
                     ));
                 }
+                spans.insert(layer.name.clone(), layer.span);
+            }
+            Part::Extension if extension && !verdict.extension.is_empty() => {
+                violations.push((
+                    layer.span,
+                    guards::Violation::ExtensionUnderPrefix {
+                        paths: verdict.extension.clone(),
+                    },
+                ));
             }
             _ => {}
         }
     }
-    for v in guards::collisions(&provided) {
-        let span = match &v {
-            guards::Violation::Collision { tools, .. } => tools
-                .last()
-                .and_then(|t| spans.get(t).copied())
-                .unwrap_or_default(),
-            _ => Span::default(),
-        };
-        violations.push((span, v));
+    for c in verdict.collisions {
+        let span = c
+            .tools
+            .last()
+            .and_then(|t| spans.get(t).copied())
+            .unwrap_or_default();
+        violations.push((
+            span,
+            guards::Violation::Collision {
+                path: c.path,
+                tools: c.tools,
+            },
+        ));
     }
     if violations.is_empty() {
-        return Ok(());
+        return Ok(Some(state));
     }
     let mut d = Diagnostics::new(&file.filename);
     for (span, v) in violations {
@@ -777,10 +787,89 @@ async fn check_guards<B: Bridge>(
     Err(f)
 }
 
+/// `image` with the guards' `verdict` among its inputs, adding nothing to it: the diff of a
+/// state with itself is empty, and a merge leaves empty inputs out, so the layers and the
+/// image are the same. It is there for the build cache: BuildKit exports (`--cache-to …,
+/// mode=max`) only the steps the returned result is built from, and a verdict solved on the
+/// side would not be exported. With it, a runner fed by that cache finds every layer's facts
+/// and the verdict there, and never pulls a cached layer to list it.
+fn with_verdict(image: &State, verdict: &State, label: &str) -> State {
+    let empty = diff(
+        verdict,
+        verdict,
+        Meta::named(format!(
+            "{label}[guards] verdict (adds nothing to the image)"
+        )),
+    );
+    merge(
+        &[image.clone(), empty],
+        Meta::named(format!("{label}[image] with the merge guards' verdict")),
+    )
+}
+
+/// What was being built when `s` failed, named after the part its failing step belongs to
+/// (BuildKit names the step in the error's `errdefs.Vertex` detail): the foundation, the
+/// extension, or a harness layer with what it installs. A step of the guards themselves, or
+/// an error that names no step, is the guards'.
+fn failing_part(
+    s: &tonic::Status,
+    conv: &convert::Conversion,
+    harness: &[&convert::Layer],
+    extension: bool,
+) -> String {
+    // An error may name several steps (the one that failed and those waiting on it).
+    for vertex in failed_vertices(s) {
+        let contains = |st: &State| op_digests(st).contains(&vertex);
+        if contains(&conv.foundation) {
+            return "building the foundation".into();
+        }
+        if contains(&conv.extension) {
+            return if extension {
+                "building the extension".into()
+            } else {
+                "building the image below the harness".into()
+            };
+        }
+        if let Some(l) = harness.iter().find(|l| contains(&l.state)) {
+            return format!("building harness layer {} ({})", l.name, l.description);
+        }
+    }
+    "running the merge guards".into()
+}
+
+/// The digests of the steps a daemon error names (`errdefs.Vertex` in the status details).
+fn failed_vertices(s: &tonic::Status) -> Vec<String> {
+    let Ok(st) = rpc::Status::decode(s.details()) else {
+        return Vec::new();
+    };
+    st.details
+        .iter()
+        .filter(|d| d.type_url.ends_with("errdefs.Vertex+json"))
+        .filter_map(|d| {
+            serde_json::from_slice::<serde_json::Value>(&d.value)
+                .ok()?
+                .get("digest")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// The digests of every op `state` is built from.
+fn op_digests(state: &State) -> std::collections::BTreeSet<String> {
+    use sha2::Digest as _;
+    marshal(state, &[])
+        .def
+        .iter()
+        .map(|op| format!("sha256:{}", hex::encode(sha2::Sha256::digest(op))))
+        .collect()
+}
+
 /// Builds the result for the options in `env`, or the failure to report.
 pub async fn build<B: Bridge>(
     b: &mut B,
     env: Vec<(String, String)>,
+    own: Option<&OwnImage>,
     spec_out: &mut Option<SpecFile>,
 ) -> Result<gw::Result, Failure> {
     let opts = Options::from_env(env).map_err(|m| Failure::new(code::INVALID_ARGUMENT, m))?;
@@ -837,8 +926,19 @@ pub async fn build<B: Bridge>(
                 Some(dockerfile_extension(b, &opts, &file, &input, path).await?);
         }
         let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
+        let label = if platforms.len() > 1 {
+            format!("[{platform}] ")
+        } else {
+            String::new()
+        };
+        let mut verdict = None;
         if opts.merge_mode == MergeMode::Merge && opts.target != Target::Foundation {
-            check_guards(b, &opts, &file, &conv, &resolved.spec.harness.prefix.value).await?;
+            let run = GuardRun {
+                conv: &conv,
+                prefix: &resolved.spec.harness.prefix.value,
+                label: label.clone(),
+            };
+            verdict = check_guards(b, &opts, &file, own, run).await?;
         }
         if !warned {
             for w in &conv.warnings {
@@ -858,7 +958,11 @@ pub async fn build<B: Bridge>(
             }
             warned = true;
         }
-        let def = marshal(&conv.state, &[file.source_file()]);
+        let state = match &verdict {
+            Some(v) => with_verdict(&conv.state, v, &label),
+            None => conv.state.clone(),
+        };
+        let def = marshal(&state, &[file.source_file()]);
         let resp = b
             .solve(solve_request(def, &opts))
             .await
@@ -909,8 +1013,24 @@ pub async fn build<B: Bridge>(
 /// Errors: only when `Return` itself could not be delivered (the process should then
 /// exit non-zero; there is nobody left to tell).
 pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(), String> {
+    let own = OwnImage::load().unwrap_or_else(|e| {
+        eprintln!("aishell-frontend: {e}");
+        None
+    });
+    run_as(b, env, own.as_ref()).await
+}
+
+/// [`run`] with the frontend's own image given (tests give a stand-in; BuildKit gives the
+/// real one in [`guards::graph::METADATA`]).
+///
+/// Errors: as [`run`].
+pub async fn run_as<B: Bridge>(
+    b: &mut B,
+    env: Vec<(String, String)>,
+    own: Option<&OwnImage>,
+) -> Result<(), String> {
     let mut spec = None;
-    let outcome = match CatchPanic(Some(Box::pin(build(b, env, &mut spec)))).await {
+    let outcome = match CatchPanic(Some(Box::pin(build(b, env, own, &mut spec)))).await {
         Ok(outcome) => outcome,
         Err(p) => Err(panic_failure(p.as_ref())),
     };

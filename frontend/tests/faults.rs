@@ -79,9 +79,6 @@ impl Bridge for Faulty {
     async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(SPEC.as_bytes().to_vec())
     }
-    async fn read_dir(&mut self, _req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
-        Ok(gw::ReadDirResponse::default())
-    }
     async fn resolve_image_config(
         &mut self,
         req: gw::ResolveImageConfigRequest,

@@ -2,20 +2,27 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_frontend::gateway::{Bridge, GwResult};
-use aishell_frontend::run::run;
+use aishell_frontend::guards::facts::{Entry, Facts, FactsRequest, Tree, gather};
+use aishell_frontend::guards::step;
+use aishell_frontend::guards::verdict::{VerdictRequest, judge};
 use aishell_proto::gateway as gw;
 use aishell_proto::pb;
-use llb_graph::{decode_op, validate};
+use llb_graph::{decode_op, op_to_json, validate};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 mod common;
 use common::{
-    assert_mentions, assert_returned_ok, error_of, frontend_env as env, pong, resolved, solved,
-    solved_with,
+    assert_mentions, assert_returned_ok, error_of, frontend_env as env, own_image, pong, resolved,
+    solved, solved_with, step_failed,
 };
 
-/// (text the ref's definition contains, directory, entries as (name, is dir)).
+/// Runs the frontend as BuildKit starts it, with its own image.
+async fn run(fake: &mut Fake, env: Vec<(String, String)>) -> Result<(), String> {
+    aishell_frontend::run::run_as(fake, env, Some(&own_image())).await
+}
+
+/// (text a layer's ops contain, directory, entries as (name, is dir)).
 type Listing = (&'static str, &'static str, Vec<(&'static str, bool)>);
 
 #[derive(Default)]
@@ -23,16 +30,15 @@ struct Fake {
     spec: Vec<u8>,
     /// How the fake Dockerfile frontend builds: on the foundation input, or from elsewhere.
     dockerfile_on_foundation: bool,
-    /// Definitions of the refs handed out, to answer ReadDir.
+    /// Definitions of the refs handed out.
     defs: BTreeMap<String, pb::Definition>,
-    /// Directory listings: (text the ref's definition contains, dir) -> entries (name, is dir).
+    /// What the layers hold, for the guards' facts steps: (text the layer's ops contain,
+    /// dir) -> entries (name, is dir). A folder no listing names does not exist.
     listings: Vec<Listing>,
-    /// Refs whose build fails: (text the ref's definition contains, error message).
+    /// Layers whose build fails: (text one of its ops contains, error message).
     failing: Vec<(&'static str, &'static str)>,
-    /// The definitions (as JSON text) of the refs of each `read_dirs` batch.
-    batches: Vec<Vec<String>>,
-    /// Every listing answered, in a batch or alone.
-    listed: usize,
+    /// The definitions (as JSON text) of each verdict read.
+    verdicts: Vec<String>,
     merge_enabled: bool,
     solves: Vec<gw::SolveRequest>,
     returns: Vec<gw::ReturnRequest>,
@@ -48,9 +54,7 @@ impl Fake {
             ..Default::default()
         }
     }
-}
 
-impl Fake {
     /// Builds `spec` on a builder that can merge and whose layers list as `listings`, and
     /// returns the builder with what it recorded.
     async fn built(spec: &str, listings: Vec<Listing>) -> Self {
@@ -58,6 +62,98 @@ impl Fake {
         fake.listings = listings;
         run(&mut fake, env(&[])).await.unwrap();
         fake
+    }
+
+    /// Plays BuildKit building the verdict of `def`: each facts step lists its layer (from
+    /// `listings`), through the frontend's own step code, and the verdict step judges.
+    fn build_verdict(&self, def: &pb::Definition) -> GwResult<Vec<u8>> {
+        let ops: BTreeMap<String, pb::Op> = def
+            .def
+            .iter()
+            .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
+            .collect();
+        let terminal = decode_op(def.def.last().unwrap()).unwrap();
+        let verdict = &ops[&terminal.inputs[0].digest];
+        let (args, mounts) = exec_of(verdict);
+        assert_eq!(args[1..3], [step::ARG, "verdict"]);
+        let req: VerdictRequest = serde_json::from_str(&args[3]).unwrap();
+        let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
+        for m in mounts.iter().filter(|m| m.dest.starts_with(step::FACTS)) {
+            let name = m.dest[step::FACTS.len() + 1..].to_string();
+            let facts_op = &ops[&verdict.inputs[m.input as usize].digest];
+            let (fargs, fmounts) = exec_of(facts_op);
+            assert_eq!(fargs[2], "facts");
+            let layer = fmounts.iter().find(|m| m.dest == step::LAYER).unwrap();
+            assert!(layer.readonly, "the layer is mounted read-only");
+            let layer_digest = &facts_op.inputs[layer.input as usize].digest;
+            let texts = subgraph(&ops, layer_digest);
+            let text = texts.iter().map(|(_, t)| t.as_str()).collect::<String>();
+            if let Some((needle, message)) = self.failing.iter().find(|(n, _)| text.contains(n)) {
+                let (failed, _) = texts.iter().find(|(_, t)| t.contains(needle)).unwrap();
+                return Err(step_failed(message, failed));
+            }
+            let freq: FactsRequest = serde_json::from_str(&fargs[3]).unwrap();
+            let tree = FakeTree {
+                text,
+                listings: &self.listings,
+            };
+            facts.insert(name, gather(&tree, &freq).unwrap());
+        }
+        let tools: Vec<Facts> = (0..req.tools.len())
+            .map(|i| facts[&step::tool_dir(i)].clone())
+            .collect();
+        let v = judge(&req, &tools, facts.get("below"), facts.get("foundation")).unwrap();
+        Ok(serde_json::to_vec(&v).unwrap())
+    }
+}
+
+fn exec_of(op: &pb::Op) -> (Vec<String>, Vec<pb::Mount>) {
+    let Some(pb::op::Op::Exec(e)) = &op.op else {
+        panic!("not an exec: {op:?}")
+    };
+    (e.meta.clone().unwrap().args, e.mounts.clone())
+}
+
+/// The ops `digest` is built from, each with its JSON text.
+fn subgraph(ops: &BTreeMap<String, pb::Op>, digest: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![digest.to_string()];
+    while let Some(d) = todo.pop() {
+        if out.iter().any(|(x, _)| *x == d) {
+            continue;
+        }
+        let op = &ops[&d];
+        todo.extend(op.inputs.iter().map(|i| i.digest.clone()));
+        out.push((d, op_to_json(op).to_string()));
+    }
+    out
+}
+
+/// A layer as the fake's listings describe it.
+struct FakeTree<'a> {
+    text: String,
+    listings: &'a [Listing],
+}
+
+impl Tree for FakeTree<'_> {
+    fn list(&self, dir: &str) -> std::io::Result<Option<Vec<Entry>>> {
+        let found = self
+            .listings
+            .iter()
+            .find(|(needle, d, _)| self.text.contains(needle) && *d == dir);
+        Ok(found.map(|(_, _, entries)| {
+            entries
+                .iter()
+                .map(|(name, dir)| Entry {
+                    name: name.to_string(),
+                    dir: *dir,
+                    symlink: None,
+                    perm: if *dir { 0o755 } else { 0o644 },
+                    uid: 0,
+                    gid: 0,
+                })
+                .collect()
+        }))
     }
 }
 
@@ -99,53 +195,15 @@ impl Bridge for Fake {
         Ok(solved(&format!("ref-{n}"), None))
     }
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+        if req.file_path == step::VERDICT_FILE {
+            let def = self.defs[&req.r#ref].clone();
+            self.verdicts
+                .push(llb_graph::definition_to_json(&def).to_string());
+            return self.build_verdict(&def);
+        }
         assert_eq!(req.r#ref, "ref-0");
         assert_eq!(req.file_path, "image.yaml");
         Ok(self.spec.clone())
-    }
-    async fn read_dir(&mut self, req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
-        let def = self
-            .defs
-            .get(&req.r#ref)
-            .expect("read_dir on a ref we handed out");
-        let text = llb_graph::definition_to_json(def).to_string();
-        self.listed += 1;
-        if let Some((_, message)) = self.failing.iter().find(|(n, _)| text.contains(n)) {
-            return Err(tonic::Status::unknown(*message));
-        }
-        let found = self
-            .listings
-            .iter()
-            .find(|(needle, dir, _)| text.contains(needle) && *dir == req.dir_path);
-        match found {
-            Some((_, _, entries)) => Ok(gw::ReadDirResponse {
-                entries: entries
-                    .iter()
-                    .map(|(name, is_dir)| aishell_proto::fsutil::Stat {
-                        path: name.to_string(),
-                        mode: if *is_dir { (1 << 31) | 0o755 } else { 0o644 },
-                        ..Default::default()
-                    })
-                    .collect(),
-            }),
-            None => Err(tonic::Status::not_found(format!(
-                "{}: no such file or directory",
-                req.dir_path
-            ))),
-        }
-    }
-    async fn read_dirs(
-        &mut self,
-        reqs: Vec<gw::ReadDirRequest>,
-        fatal: fn(&tonic::Status) -> bool,
-    ) -> Vec<GwResult<gw::ReadDirResponse>> {
-        let texts = reqs
-            .iter()
-            .map(|r| llb_graph::definition_to_json(&self.defs[&r.r#ref]).to_string())
-            .collect();
-        self.batches.push(texts);
-        // As the real bridge does once a build failed: the rest is not waited for.
-        aishell_frontend::gateway::read_dirs_in_turn(self, reqs, fatal).await
     }
     async fn resolve_image_config(
         &mut self,
@@ -205,24 +263,22 @@ async fn builds_a_merge_of_three_parts_and_returns_once() {
     let Some(gw::result::Result::Ref(r)) = &result.result else {
         panic!("no ref")
     };
-    // Guards solve each layer on its own; the returned ref is the last solve, the image.
+    // Three solves: the spec's folder, the guards' verdict (read once), and last the image,
+    // whose ref is returned.
+    assert_eq!(fake.solves.len(), 3);
+    assert_eq!(fake.verdicts.len(), 1);
     assert_eq!(r.id, format!("ref-{}", fake.solves.len() - 1));
     assert_eq!(fake.resolved, vec!["docker.io/aishell-test/busybox:1"]);
 
-    // The solved graph: the top op is a merge of foundation, the extension diff and the tool.
+    // The solved graph: the image merge of foundation, the extension diff and the tool.
     let def = fake.solves.last().unwrap().definition.clone().unwrap();
     validate(&def).unwrap();
-    let ops = ops(&def);
-    let top = &ops[ops.len() - 2];
+    let by_digest = by_digest(&def);
+    let top = image_top(&def);
     let Some(pb::op::Op::Merge(m)) = &top.op else {
         panic!("top is not a merge: {top:?}")
     };
     assert_eq!(m.inputs.len(), 3);
-    let by_digest: BTreeMap<String, pb::Op> = def
-        .def
-        .iter()
-        .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
-        .collect();
     let kinds: Vec<&str> = top
         .inputs
         .iter()
@@ -290,6 +346,38 @@ async fn builds_a_merge_of_three_parts_and_returns_once() {
     assert_eq!(config["os"], json!("linux"));
     assert_eq!(config["architecture"], json!("amd64"));
     assert!(config.get("rootfs").is_none());
+}
+
+fn by_digest(def: &pb::Definition) -> BTreeMap<String, pb::Op> {
+    def.def
+        .iter()
+        .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
+        .collect()
+}
+
+/// The image's own top op, below the merge that keeps the guards' verdict in the graph
+/// (`Merge(image, Diff(verdict, verdict))`), which this checks on the way.
+fn image_top(def: &pb::Definition) -> pb::Op {
+    let ops = ops(def);
+    let by_digest = by_digest(def);
+    let top = &ops[ops.len() - 2];
+    assert!(
+        matches!(top.op, Some(pb::op::Op::Merge(_))),
+        "the top is the merge with the verdict: {top:?}"
+    );
+    let empty = &by_digest[&top.inputs[1].digest];
+    let Some(pb::op::Op::Diff(_)) = &empty.op else {
+        panic!("the verdict's input is not a diff: {empty:?}")
+    };
+    assert_eq!(
+        empty.inputs.len(),
+        2,
+        "the diff of the verdict with itself: {empty:?}"
+    );
+    assert_eq!(empty.inputs[0], empty.inputs[1]);
+    let (args, _) = exec_of(&by_digest[&empty.inputs[0].digest]);
+    assert_eq!(args[2], "verdict");
+    by_digest[&top.inputs[0].digest].clone()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -458,8 +546,7 @@ async fn extension_dockerfiles_are_built_by_the_dockerfile_frontend_on_the_found
         .to_string();
     let def = fake.solves.last().unwrap().definition.clone().unwrap();
     validate(&def).unwrap();
-    let ops = ops(&def);
-    let top = &ops[ops.len() - 2];
+    let top = image_top(&def);
     assert!(matches!(top.op, Some(pb::op::Op::Merge(_))));
     assert_eq!(top.inputs[0].digest, fdigest);
     let config: Value =
@@ -599,22 +686,47 @@ harness:
 ";
 
 #[tokio::test]
-async fn every_part_is_listed_in_one_batch_so_buildkit_builds_them_side_by_side() {
+async fn the_guards_are_one_definition_of_facts_steps_and_a_verdict_read_once() {
     let mut fake = Fake::new(TWO_TOOLS, true);
     run(&mut fake, env(&[])).await.unwrap();
     assert_returned_ok(&fake.returns);
-    // A ref is built on its first listing: one batch with both tools and the extension
-    // means none of them waits for another to be built.
-    assert_eq!(fake.batches.len(), 1, "one batch of listings");
-    let batch = &fake.batches[0];
+    // One read of one verdict whose definition holds every part's facts step: BuildKit
+    // builds the parts side by side, and a cached build reads one small file.
+    assert_eq!(fake.verdicts.len(), 1, "one verdict read");
+    let verdict = &fake.verdicts[0];
     for part in ["a-tool@1.0.0", "b-tool@2.0.0", "echo extension"] {
-        assert!(
-            batch.iter().any(|t| t.contains(part)),
-            "{part} is in the first batch"
-        );
+        assert!(verdict.contains(part), "{part} is judged by the verdict");
     }
-    // Everything the checks asked for afterwards was in the batch: no round trip after it.
-    assert_eq!(fake.listed, batch.len(), "no listing after the batch");
+    for name in [
+        "[guards] list harness layer a-tool",
+        "[guards] list harness layer b-tool",
+        "[guards] list the extension",
+        "[guards] list the foundation",
+        "[guards] check the merge",
+    ] {
+        assert!(verdict.contains(name), "{name} in {verdict}");
+    }
+}
+
+#[tokio::test]
+async fn without_its_own_image_the_frontend_says_what_the_guards_need() {
+    let mut fake = Fake::new(TWO_TOOLS, true);
+    aishell_frontend::run::run_as(&mut fake, env(&[]), None)
+        .await
+        .unwrap();
+    assert_mentions(
+        error_of(&fake.returns),
+        &[
+            "/run/config/buildkit/metadata/frontend.bin",
+            "BuildKit 0.10",
+        ],
+    );
+    // A stacked build has no guards and needs no own image.
+    let mut stacked = Fake::new(TWO_TOOLS, false);
+    aishell_frontend::run::run_as(&mut stacked, env(&["build-arg:AISHELL_MERGE=stack"]), None)
+        .await
+        .unwrap();
+    assert_returned_ok(&stacked.returns);
 }
 
 #[tokio::test]
@@ -639,5 +751,16 @@ async fn an_extension_that_fails_to_build_is_named_in_the_error() {
     assert_mentions(
         error_of(&fake.returns),
         &["building the extension: process did not complete: exit code 1"],
+    );
+}
+
+#[tokio::test]
+async fn a_foundation_that_fails_to_build_is_named_in_the_error() {
+    let mut fake = Fake::new(TWO_TOOLS, true);
+    fake.failing = vec![("aishell-test/busybox", "pull access denied")];
+    run(&mut fake, env(&[])).await.unwrap();
+    assert_mentions(
+        error_of(&fake.returns),
+        &["building the foundation: pull access denied"],
     );
 }

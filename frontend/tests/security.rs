@@ -161,9 +161,6 @@ impl Bridge for Pinning {
     async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(b"version: 1\nfoundation:\n  from: debian:13\n  run: [echo hi]\n".to_vec())
     }
-    async fn read_dir(&mut self, _req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
-        Ok(gw::ReadDirResponse::default())
-    }
     async fn resolve_image_config(
         &mut self,
         req: gw::ResolveImageConfigRequest,

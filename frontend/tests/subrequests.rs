@@ -83,10 +83,6 @@ impl Bridge for Fake {
         self.reads += 1;
         Ok(self.spec.clone())
     }
-    async fn read_dir(&mut self, _req: gw::ReadDirRequest) -> GwResult<gw::ReadDirResponse> {
-        self.other_calls += 1;
-        Ok(gw::ReadDirResponse::default())
-    }
     async fn resolve_image_config(
         &mut self,
         _req: gw::ResolveImageConfigRequest,

@@ -106,3 +106,34 @@ pub fn assert_mentions(text: &str, needles: &[&str]) {
         assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
     }
 }
+
+/// A stand-in for the frontend's own image, which BuildKit hands a real frontend in
+/// `/run/config/buildkit/metadata/frontend.bin`: the root of the merge guards' steps.
+pub fn own_image() -> aishell_frontend::guards::graph::OwnImage {
+    let image = llb_graph::Source::image(
+        "ghcr.io/org/aishell-frontend:1@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    )
+    .platform(llb_graph::platform("linux", "amd64", None))
+    .build(llb_graph::Meta::default());
+    aishell_frontend::guards::graph::OwnImage::from_definition(
+        &llb_graph::marshal(&image, &[]),
+        "/bin/aishell-frontend",
+    )
+    .unwrap()
+}
+
+/// A daemon error that names the step `digest` in an `errdefs.Vertex` detail, as BuildKit
+/// names the step that failed.
+pub fn step_failed(message: &str, digest: &str) -> tonic::Status {
+    use prost::Message;
+    let details = aishell_proto::rpc::Status {
+        code: 2,
+        message: message.into(),
+        details: vec![aishell_proto::protobuf::Any {
+            type_url: "github.com/moby/buildkit/errdefs.Vertex+json".into(),
+            value: format!("{{\"digest\":\"{digest}\"}}").into_bytes(),
+        }],
+    }
+    .encode_to_vec();
+    tonic::Status::with_details(tonic::Code::Unknown, message, details.into())
+}
