@@ -49,6 +49,34 @@ struct Mapped {
 const ENGINE_COMMANDS: &[Mapped] = &[
     // docs/buildx.md: the buildx features, each exercised by tests/e2e/tests/buildx.rs
     // (listed first: the generic build pattern below would also match some of them).
+    // docs/ci.md: CI runners (a fresh standalone buildkitd per job, a registry cache),
+    // each exercised by tests/e2e/tests/ci_runners.rs.
+    Mapped {
+        pattern: "docker buildx create --name ci --driver remote unix://*",
+        test: "tests/e2e/tests/ci_runners.rs",
+        item: "fn a_harness_bump_on_a_fresh_runner_pulls_nothing_of_the_extension",
+    },
+    // The project job with two caches first: the one-cache pattern would match it too.
+    Mapped {
+        pattern: "docker buildx build --builder ci -f .aishell/image.yaml -t * --push --cache-from type=registry,ref=* --cache-from type=registry,ref=* --cache-to type=registry,ref=*,mode=max .",
+        test: "tests/e2e/tests/ci_runners.rs",
+        item: "fn projects_import_the_harness_job_cache_and_install_nothing",
+    },
+    Mapped {
+        pattern: "docker buildx build --builder ci -f .aishell/image.yaml -t * --push --cache-from type=registry,ref=* --cache-to type=registry,ref=*,mode=max .",
+        test: "tests/e2e/tests/ci_runners.rs",
+        item: "fn a_harness_bump_on_a_fresh_runner_pulls_nothing_of_the_extension",
+    },
+    Mapped {
+        pattern: "buildctl --addr unix://* build --frontend dockerfile.v0 --local context=. --local dockerfile=.aishell --opt filename=image.yaml --output type=image,name=*,push=true --import-cache type=registry,ref=* --export-cache type=registry,ref=*,mode=max",
+        test: "tests/e2e/tests/ci_runners.rs",
+        item: "fn buildctl_runs_the_same_job",
+    },
+    Mapped {
+        pattern: "docker buildx build --builder ci -f .aishell/image.yaml --target harness --cache-to type=registry,ref=*,mode=max .",
+        test: "tests/e2e/tests/ci_runners.rs",
+        item: "fn projects_import_the_harness_job_cache_and_install_nothing",
+    },
     Mapped {
         pattern: "docker buildx build --secret id=npmrc,src=* -f .aishell/image.yaml .",
         test: "tests/e2e/tests/buildx.rs",
