@@ -230,3 +230,39 @@ host_apt_install() {
         die "apt-get install ${want[*]} failed (log: $logf)"
     fi
 }
+
+# ---------------------------------------------------------------------------------------
+# The loopback registry of `scripts/engine up --buildkit` (AISHELL_ENGINE_REGISTRY, e.g.
+# 127.0.0.1:5000). A standalone buildkitd has no image store: what a build names must be in
+# a registry. The engine's buildkitd pulls docker.io and ghcr.io names from this registry
+# first (mirrors), so an image pushed under its path there keeps its usual name.
+
+# The name of IMAGE in the engine's registry: the path without the registry host
+# (`ghcr.io/org/x:1` -> `<registry>/org/x:1`, `aishell-test/busybox:1` ->
+# `<registry>/aishell-test/busybox:1`; Docker Hub's official `rust:1` -> `<registry>/library/rust:1`).
+engine_registry_name() {
+    local image=$1 first path
+    first=${image%%/*}
+    if [[ $image != */* ]]; then
+        path=library/$image
+    elif [[ $first == *.* || $first == *:* || $first == localhost ]]; then
+        path=${image#*/}
+    else
+        path=$image
+    fi
+    printf '%s/%s\n' "$AISHELL_ENGINE_REGISTRY" "$path"
+}
+
+# push_to_engine_registry IMAGE — when AISHELL_ENGINE_REGISTRY is set, tags IMAGE (from the
+# engine at DOCKER_HOST) with its name in that registry and pushes it; otherwise does nothing.
+push_to_engine_registry() {
+    [[ -n ${AISHELL_ENGINE_REGISTRY:-} ]] || return 0
+    local image=$1 target t0
+    target=$(engine_registry_name "$image")
+    t0=$(now)
+    if [[ $target != "$image" ]]; then
+        docker tag "$image" "$target" || die "docker tag $image $target failed"
+    fi
+    docker push -q "$target" >/dev/null || die "docker push $target failed"
+    log "pushed $target in $(elapsed_since "$t0") s (AISHELL_ENGINE_REGISTRY)"
+}

@@ -48,6 +48,70 @@ pub fn required() -> bool {
     set("CI") || set("AISHELL_E2E")
 }
 
+/// True on the standalone-BuildKit leg of `scripts/test` (`AISHELL_E2E_BUILDKITD=1`): the
+/// builds must go to the `buildkitd` of `scripts/engine up --buildkit` (buildx `remote`
+/// driver), never to dockerd's embedded BuildKit.
+pub fn buildkitd_expected() -> bool {
+    std::env::var("AISHELL_E2E_BUILDKITD").is_ok_and(|v| v == "1")
+}
+
+/// The buildx builder that `docker buildx build` uses, as `docker buildx inspect` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    /// The builder's name (`default` for dockerd's own).
+    pub name: String,
+    /// `docker` (dockerd's embedded BuildKit) or `remote` (a standalone `buildkitd`), …
+    pub driver: String,
+    /// Its node's endpoint, e.g. `unix:///…/buildkitd.sock`.
+    pub endpoint: String,
+    /// The BuildKit version the node reports (Debian's dockerd reports `v0.0.0+unknown`).
+    pub buildkit: String,
+    /// The node's labels (`org.mobyproject.buildkit.worker.executor`: `oci`, …).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Builder {
+    /// Parses the output of `docker buildx inspect` (the first node only).
+    pub fn parse(inspect: &str) -> Builder {
+        let mut b = Builder::default();
+        let mut in_labels = false;
+        for line in inspect.lines() {
+            if in_labels {
+                if let Some(label) = line.strip_prefix(' ') {
+                    if let Some((k, v)) = label.split_once(':') {
+                        b.labels.insert(k.trim().to_string(), v.trim().to_string());
+                    }
+                    continue;
+                }
+                in_labels = false;
+            }
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim().to_string();
+            match key {
+                "Name" if b.name.is_empty() => b.name = value,
+                "Driver" => b.driver = value,
+                "Endpoint" if b.endpoint.is_empty() => b.endpoint = value,
+                "BuildKit version" | "Buildkit" if b.buildkit.is_empty() => b.buildkit = value,
+                "Labels" => in_labels = true,
+                _ => {}
+            }
+        }
+        b
+    }
+
+    /// What built the layers, for records compared across engines: `buildkitd-<version>` for
+    /// a standalone BuildKit, else `docker-<server version>` (dockerd's embedded BuildKit).
+    pub fn engine_name(&self, docker: &Docker) -> String {
+        if self.driver == "docker" {
+            format!("docker-{}", docker.server_version())
+        } else {
+            format!("{}-{}", self.driver, self.buildkit)
+        }
+    }
+}
+
 /// The engine, or `None` (after a loud message) when none answers and tests are not
 /// required to run. Panics when they are required.
 pub fn engine() -> Option<Docker> {
@@ -489,7 +553,15 @@ impl Docker {
             .to_string()
     }
 
-    /// Empties the builder's cache (`docker builder prune -af`), panicking on failure.
+    /// The current buildx builder (`docker buildx inspect --bootstrap`), panicking on failure.
+    pub fn builder(&self) -> Builder {
+        let r = self.cmd(&["buildx", "inspect", "--bootstrap"]);
+        assert!(r.ok, "docker buildx inspect: {}", r.stderr);
+        Builder::parse(&r.stdout)
+    }
+
+    /// Empties the builder's cache (`docker builder prune -af`, which Docker 23+ hands to
+    /// `docker buildx prune`, so a `remote` builder is emptied too), panicking on failure.
     pub fn prune_builder(&self) {
         let r = self.cmd(&["builder", "prune", "-af"]);
         assert!(r.ok, "docker builder prune: {}", r.stderr);

@@ -1,11 +1,14 @@
-//! The buildx features users expect, end to end on a merging engine (Docker with the
-//! containerd image store, docker driver):
+//! The buildx features users expect, end to end on a merging engine: Docker with the
+//! containerd image store (docker driver), and a standalone `buildkitd` (buildx `remote`
+//! driver, `scripts/engine up --buildkit`; `--load` and `docker run` go to dockerd there):
 //! * `--secret` for npm (`harness.npm_secret`): used by the install, in no layer, required;
 //! * `--push` to a registry (a private `docker-registry` on 127.0.0.1), and a harness bump
 //!   pushes one new layer blob (plus config and manifest);
 //! * `--cache-to`/`--cache-from` with a registry and a local folder, after the local images
 //!   and the whole builder cache are gone;
-//! * `--metadata-file`, `--load`, `--target`, `--build-arg`, plain `docker build`;
+//! * `--metadata-file`, `--load`, `--target`, `--build-arg`; plain `docker build` (dockerd's
+//!   own builder only: with a `remote` builder `docker build` is buildx's, which keeps the
+//!   result in its cache unless told `--load`);
 //! * `--platform linux/amd64,linux/arm64` (binary tools only, no emulation needed);
 //! * reproducible harness layers with `SOURCE_DATE_EPOCH` from clean caches;
 //! * the `docker-bake.hcl` of docs/buildx.md.
@@ -352,7 +355,7 @@ fn local_cache_survives_a_pruned_builder() {
 // --- metadata, load, target, build args, plain docker build ------------------------------------
 
 #[test]
-fn metadata_file_load_target_build_arg_and_plain_docker_build() {
+fn metadata_file_load_target_and_build_arg() {
     let Some(docker) = engine() else { return };
     let _g = shared();
     let server = FileServer::start();
@@ -391,8 +394,23 @@ fn metadata_file_load_target_build_arg_and_plain_docker_build() {
         ),
         "extension for metadata\nno-harness\n"
     );
+    docker.rmi(&[&tag]);
+}
 
-    // Plain `docker build` (BuildKit) with a build argument, the default target.
+/// Plain `docker build` (BuildKit) with a build argument, the default target. It builds on
+/// dockerd's own builder; with a buildx `remote` builder as the current one, `docker build`
+/// is buildx's and leaves the image in the builder's cache (scripts/test skips this test on
+/// its standalone-BuildKit leg).
+#[test]
+fn plain_docker_build_with_a_build_arg() {
+    let Some(docker) = engine() else { return };
+    let _g = shared();
+    let server = FileServer::start();
+    let project = Project::new();
+    let run = nonce();
+    let v = tool("5.0.0");
+    let url = server.put("hello-5.0.0.tar.gz", v.clone());
+    project.spec(&small_spec(&run, &url, &sha256(&v)));
     let plain = format!("aishell-e2e/plain:{run}");
     let out = std::process::Command::new("docker")
         .env("DOCKER_BUILDKIT", "1")
@@ -417,7 +435,7 @@ fn metadata_file_load_target_build_arg_and_plain_docker_build() {
         docker.sh(&plain, "cat /extension.txt; hello"),
         "extension for plain\nhello 5.0.0\n"
     );
-    docker.rmi(&[&tag, &plain]);
+    docker.rmi(&[&plain]);
 }
 
 // --- multi-platform --------------------------------------------------------------------------
@@ -667,10 +685,11 @@ fn harness_layers_are_reproducible_from_clean_caches() {
     }
 }
 
-/// Harness layers built by *different* engines (scripts/test runs this file on Docker 26.1
-/// and then on 28.5) are identical: each run records its layer digests, uncompressed so the
-/// digest is the content's and not one gzip implementation's, and compares them with the
-/// records other engine versions left in this target folder.
+/// Harness layers built by *different* engines (scripts/test runs this file on Docker 26.1,
+/// on 28.5 and on a standalone buildkitd) are identical: each run records its layer digests,
+/// uncompressed so the digest is the content's and not one gzip implementation's, under the
+/// name of what built them (`docker-<version>` or `remote-<BuildKit version>`), and compares
+/// them with the records other engines left in this target folder.
 #[test]
 fn harness_layers_are_identical_across_engines() {
     let Some(docker) = engine() else { return };
@@ -684,11 +703,7 @@ fn harness_layers_are_identical_across_engines() {
         ",compression=uncompressed,rewrite-timestamp=true",
     );
     assert_eq!(layers.len(), 2);
-    let version = docker
-        .cmd(&["version", "--format", "{{.Server.Version}}"])
-        .stdout
-        .trim()
-        .to_string();
+    let version = docker.builder().engine_name(&docker);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("aishell-e2e-repro");
     std::fs::create_dir_all(&dir).unwrap();
     let mut compared = 0;
@@ -701,7 +716,7 @@ fn harness_layers_are_identical_across_engines() {
             serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
         assert_eq!(
             layers, theirs,
-            "harness layers differ between Docker {version} and {name}"
+            "harness layers differ between {version} and {name}"
         );
         compared += 1;
     }
@@ -710,7 +725,7 @@ fn harness_layers_are_identical_across_engines() {
         serde_json::to_string(&layers).unwrap(),
     )
     .unwrap();
-    eprintln!("harness layers of Docker {version} compared with {compared} other engine(s)");
+    eprintln!("harness layers of {version} compared with {compared} other engine(s)");
     // scripts/test says how many engines ran before this one, so the comparison cannot
     // silently be skipped there.
     if let Ok(peers) = std::env::var("AISHELL_E2E_REPRO_PEERS") {
