@@ -164,6 +164,21 @@ def config(path, registry_host):
     return path
 
 
+def executions(lines):
+    """The argument lists (as printed, `[/bin/sh -c …]`) of the containers a buildkitd --debug
+    log says it ran: the OCI worker logs `> creating <id> <args>` before each one. A step whose
+    result came from the cache, even pulled from a registry, runs no container; so these are
+    the RUN steps (and the frontend's exec steps) that really ran."""
+    out = []
+    for line in lines:
+        if "> creating " not in line:
+            continue
+        msg = registry_log.fields(line).get("msg", "")
+        if msg.startswith("> creating "):
+            out.append(msg[len("> creating "):].split(" ", 1)[-1])
+    return out
+
+
 def mounts_under(path):
     """Mount points at or below path (deepest first)."""
     path = os.path.realpath(path)
@@ -204,7 +219,8 @@ class Runner:
         t0 = time.monotonic()
         self.logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [self.buildkitd, "--config", self.config, "--root", self.root,
+            # --debug: the log names every container it runs (executions())
+            [self.buildkitd, "--debug", "--config", self.config, "--root", self.root,
              "--addr", f"unix://{self.sock}"],
             stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -228,6 +244,14 @@ class Runner:
                 return "".join(f.readlines()[-n:])
         except OSError:
             return ""
+
+    def executions(self):
+        """The argument lists of the containers this buildkitd ran so far (its debug log)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return executions(f)
+        except OSError:
+            return []
 
     def build(self, ctx, dockerfile, output=None, imports=(), export=None, target=None,
               build_args=None, contexts=None, compression="gzip"):

@@ -137,7 +137,7 @@ def debian_rootfs(tmp):
         os.makedirs(CACHE_HOME, exist_ok=True)
         sh_lib("host_apt_install mmdebstrap")
         mirror = sh_lib("debian_mirror").strip()
-        part = cached + ".part"
+        part = cached[:-len(".tar")] + ".part.tar"  # mmdebstrap picks the format by the name
         log(f"mmdebstrap trixie minbase + ca-certificates nodejs npm -> {cached}")
         r = subprocess.run(
             ["mmdebstrap", "--variant=minbase", "--include=ca-certificates,nodejs,npm",
@@ -208,15 +208,15 @@ def source_state():
 
 
 VERTEX = re.compile(r"^#(\d+) (.*)$")
-DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
+BLOB_LINE = re.compile(r"^(extracting )?sha256:[0-9a-f]{64}")
 
 
 def executed(text):
-    """Names of the vertices of a plain progress output that executed: DONE and never CACHED
-    (bench/run's ran_vertices), or DONE again after CACHED with at least 0.1 s — seen on fresh
-    runners when BuildKit found a step in the imported cache but then ran it (a RUN needs a
-    container, more than 0.1 s), unlike a frontend reading a cached result back (DONE 0.0s)."""
-    names, done, cached, rerun = {}, set(), set(), set()
+    """Names of the vertices of a plain progress output that executed: DONE, never CACHED, and
+    no blob pulled or extracted under it. A fresh runner loads a step's result from the
+    registry cache under the step's own name (the layer's `sha256:… x / y` and `extracting`
+    lines, then DONE), with or without a CACHED line first; that is a pull, not a run."""
+    names, done, cached, loaded = {}, set(), set(), set()
     for line in text.splitlines():
         m = VERTEX.match(line.rstrip())
         if not m:
@@ -228,30 +228,35 @@ def executed(text):
             cached.add(n)
         elif rest.startswith("DONE"):
             done.add(n)
-            d = DONE.match(rest)
-            if n in cached and d and float(d.group(1)) >= 0.1:
-                rerun.add(n)
-    return [names[n] for n in sorted((done - cached) | rerun, key=int)]
+        elif BLOB_LINE.match(rest):
+            loaded.add(n)
+    return [names[n] for n in sorted(done - cached - loaded, key=int)]
 
 
-def tool_installs(outputs, tools):
-    """How many install steps of these tools executed in the plain progress: npm packages by
-    `npm … name@version` (as bench/run's installs()); binaries by their install step (the
-    frontend's `[harness] NAME -> …`, the Dockerfiles' RUN with the `dl-SLUG` bind mount)."""
-    n = 0
-    for o in outputs:
-        for v in executed(o):
-            for t in tools:
-                if t.kind == "npm":
-                    n += "npm" in v and v.rstrip().endswith(t.spec)
-                else:
-                    n += f"] {t.name} -> " in v or f"from=dl-{t.slug}," in v
+def runs_install(args, t, prefix):
+    """Whether a container's arguments are the install step of tool t: npm … name@version
+    (the Dockerfiles' RUN and the frontend's step alike), or the Dockerfiles' extraction of
+    a binary from its download stage."""
+    if t.kind == "npm":  # name@version, not a prefix of a longer version
+        return "npm" in args and re.search(re.escape(t.spec) + r"(?![\w.])", args) is not None
+    return "/dl/t.tar.gz" in args and (f"{prefix}/bin/{t.name}" in args
+                                       or args.rstrip("]").endswith(f" {t.name}"))
+
+
+def tool_installs(outputs, execs, tools, prefix="/tools"):
+    """How many times these tools were installed: the containers that ran their install step
+    (execs: the argument lists from buildkitd's debug log), plus the frontend's binary
+    placements, file operations that run no container, when they executed (plain progress
+    `[harness] NAME -> …`, see executed())."""
+    n = sum(1 for a in execs for t in tools if runs_install(a, t, prefix))
+    n += sum(1 for o in outputs for v in executed(o) for t in tools
+             if t.kind == "bin" and f"] {t.name} -> " in v)
     return n
 
 
-def ext_runs(outputs):
-    """How many extension steps (the RUN with the revision echo) executed."""
-    return sum(1 for o in outputs for v in executed(o) if "extension-rev=" in v)
+def ext_runs(execs):
+    """How many extension steps (the RUN with the revision echo) ran a container."""
+    return sum(1 for a in execs if "extension-rev=" in a)
 
 
 # ---------------------------------------------------------------- the quick fleet
@@ -412,12 +417,16 @@ class CI:
                     secs += dt
                     outs.append(out)
             start = r.start_seconds
+            execs = r.executions()
         t = self.reg.traffic(mark)
         summary = mon.summary()
         log(f"{label}: {secs:.1f} s, pulled {mb(t.pulled)} MB, pushed {mb(t.pushed)} MB "
             f"(load {summary['load']:.1f}, others {summary['other_cores']:.2f} cores)")
         return {"label": label, "seconds": secs, "start": start, "traffic": t, "outputs": outs,
-                "load": summary, "pulled": t.pulled, "pushed": t.pushed}
+                "execs": execs, "containers": len(execs),
+                "guard_steps": sum(1 for a in execs if "guard-step" in a),
+                "load": summary, "pulled": t.pulled,
+                "pushed": t.pushed}
 
     # ------------------------------------------------------------ contexts and builds
 
@@ -518,14 +527,15 @@ class CI:
                 f" -> {tools[0].version}" if bump else "")
             rec = self.job(label, builds)
             shutil.rmtree(ctx)
-            rec.update(step=step, installs=tool_installs(rec["outputs"], tools),
-                       ext_runs=ext_runs(rec["outputs"]))
+            rec.update(step=step,
+                       installs=tool_installs(rec["outputs"], rec["execs"], tools, self.b.PREFIX),
+                       ext_runs=ext_runs(rec["execs"]))
             rec.update(self.image_facts(appr, p, repo, tag, seen))
             rec["kept"] = None if prev is None else prev["ext"] == rec["ext"]
             rec["new_layers"] = (None if prev is None else
                                  len([d for d in rec["layers"] if d not in prev["layers"]]))
             self.classify(rec, seen)
-            del rec["outputs"]
+            del rec["outputs"], rec["execs"]
             recs.append(rec)
             prev = rec
         return recs
@@ -549,14 +559,15 @@ class CI:
             if hb:
                 rec = self.job(f"fleet, {appr}, {rnd}, harness", [hb])
                 rec.update(project="harness",
-                           installs=tool_installs(rec["outputs"], watched),
-                           ext_runs=ext_runs(rec["outputs"]))
+                           installs=tool_installs(rec["outputs"], rec["execs"], watched,
+                                                   self.b.PREFIX),
+                           ext_runs=ext_runs(rec["execs"]))
                 every = {"extension": set(), "foundation": set()}
                 for s in seen.values():
                     every["extension"] |= s["extension"]
                     every["foundation"] |= s["foundation"]
                 self.classify(rec, every)
-                del rec["outputs"]
+                del rec["outputs"], rec["execs"]
                 jobs.append(rec)
             for p in projects:
                 repo, cache = self.refs(appr, p.name)
@@ -570,13 +581,14 @@ class CI:
                                  "export": cache}])
                 s = seen.setdefault(p.name, {"extension": set(), "foundation": set()})
                 rec.update(project=p.name,
-                           installs=tool_installs(rec["outputs"], watched),
-                           ext_runs=ext_runs(rec["outputs"]))
+                           installs=tool_installs(rec["outputs"], rec["execs"], watched,
+                                                   self.b.PREFIX),
+                           ext_runs=ext_runs(rec["execs"]))
                 rec.update(self.image_facts(appr, p, repo, tag, s))
                 rec["kept"] = None if p.name not in prev else prev[p.name]["ext"] == rec["ext"]
                 self.classify(rec, s)
                 prev[p.name] = rec
-                del rec["outputs"]
+                del rec["outputs"], rec["execs"]
                 jobs.append(rec)
             for ctx in ctxs.values():
                 shutil.rmtree(ctx)
@@ -810,8 +822,11 @@ class Report:
                          f"{len(last['layers'])} layers")
         out += ["Compressed sizes in the registry (the last image): " + "; ".join(sizes) + ".",
                 "", "Installs = install steps of the bumped tool that ran (for the no-change "
-                "and cold jobs: of any tool); extension re-runs = the extension's RUN ran. "
-                "Stacked = the base image's build and the project's, in one job.", ""]
+                "and cold jobs: of any tool), extension re-runs = the extension's RUN ran: "
+                "counted from the containers buildkitd's debug log says it created (a step "
+                "whose result is pulled from the cache runs none), and for the frontend's "
+                "binaries, file operations, from the progress output. Stacked = the base "
+                "image's build and the project's, in one job.", ""]
         return out
 
     # ------------------------------------------------------------ fleet
@@ -952,13 +967,15 @@ class Report:
                "per second of processes that were not the benchmark's (other people's builds "
                "and tests on this machine), with the busiest; a job with others near or above "
                "1 core ran next to other work.", "",
-               "| job | seconds | runner start s | pulled MB | pushed MB | load | others "
-               "(cores) | busiest others (CPU s) |",
-               "|---|---:|---:|---:|---:|---:|---:|---|"]
+               "| job | seconds | runner start s | pulled MB | pushed MB | containers run (of "
+               "them guard steps) | load | others (cores) | busiest others (CPU s) |",
+               "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         for j in self.all_jobs():
             ld = j["load"]
             out.append(f"| {j['label']} | {j['seconds']:.1f} | {j['start']:.1f} | "
-                       f"{mb(j['pulled'])} | {mb(j['pushed'])} | {ld['load']:.1f} | "
+                       f"{mb(j['pulled'])} | {mb(j['pushed'])} | {j['containers']}"
+                       + (f" ({j['guard_steps']})" if j["guard_steps"] else "")
+                       + f" | {ld['load']:.1f} | "
                        f"{ld['other_cores']:.2f} | "
                        + ", ".join(f"{c} {s}" for c, s in ld["top"]) + " |")
         return out + [""]

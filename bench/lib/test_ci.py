@@ -2,7 +2,7 @@
 
 import unittest
 
-from lib import ci
+from lib import buildkit, ci
 
 
 class Tool:
@@ -13,16 +13,12 @@ class Tool:
 
 
 PROGRESS = """\
-#7 [harness] npm @anthropic-ai/claude-code@2.1.323
-#7 DONE 41.2s
-
-#8 [tool-b 1/1] RUN --mount=type=bind,from=dl-tool-b,target=/dl mkdir -p /tools/bin && tar -xzf /dl/t.tar.gz -C /tools/bin tool-b
+#8 [tool-b 1/1] RUN --mount=type=bind,from=dl-tool-b,target=/dl tar -xzf /dl/t.tar.gz
 #8 CACHED
 
-#9 [tool-a 1/1] RUN --mount=type=bind,from=dl-tool-a,target=/dl mkdir -p /tools/bin && tar -xzf /dl/t.tar.gz -C /tools/bin tool-a
-#9 CACHED
-
-#9 [tool-a 1/1] RUN --mount=type=bind,from=dl-tool-a,target=/dl mkdir -p /tools/bin && tar -xzf /dl/t.tar.gz -C /tools/bin tool-a
+#9 [tool-a 1/1] RUN --mount=type=bind,from=dl-tool-a,target=/dl tar -xzf /dl/t.tar.gz
+#9 sha256:1e781b603fc440b2833dea4f4be03844e8ec50bace86b6c2669b9219534f2ece 524.70kB / 524.70kB 0.0s done
+#9 extracting sha256:1e781b603fc440b2833dea4f4be03844e8ec50bace86b6c2669b9219534f2ece 0.0s done
 #9 DONE 0.6s
 
 #10 [guards] check the merge
@@ -34,33 +30,57 @@ PROGRESS = """\
 #11 [harness] biome -> /tools/bin/biome
 #11 DONE 0.0s
 
-#12 [stage-7 1/4] RUN echo extension-rev=0 && apt-get update
-#12 0.512 Get:1 http://deb.debian.org trixie InRelease
-#12 DONE 80.1s
+#12 [harness] opencode -> /tools/bin/opencode
+#12 CACHED
+
+#13 [stage-7 1/4] RUN echo extension-rev=0 && apt-get update
+#13 0.512 Get:1 http://deb.debian.org trixie InRelease
+#13 DONE 80.1s
 """
+
+# the containers buildkitd --debug said it created (buildkit.executions())
+EXECS = [
+    "[/bin/sh -c npm install --global --prefix /tools/npm --no-audit @anthropic-ai/claude-code@2.1.323]",
+    "[/bin/sh -c mkdir -p /tools/bin && tar -xzf /dl/t.tar.gz -C /tools/bin tool-a]",
+    "[/bin/sh -c tar -xzf /dl/t.tar.gz -O package/biome > /tools/bin/biome && chmod 0755 /tools/bin/biome]",
+    "[/bin/aishell-frontend]",
+    '[/bin/aishell-frontend guard-step facts {\\"dirs\\":[\\"/\\"]}]',
+    "[/bin/sh -c echo extension-rev=0 && apt-get update]",
+]
 
 
 class Executed(unittest.TestCase):
-    def test_done_and_reruns_after_cached(self):
+    def test_loads_and_cached_results_are_not_runs(self):
         self.assertEqual(ci.executed(PROGRESS), [
-            "[harness] npm @anthropic-ai/claude-code@2.1.323",
-            "[tool-a 1/1] RUN --mount=type=bind,from=dl-tool-a,target=/dl mkdir -p /tools/bin "
-            "&& tar -xzf /dl/t.tar.gz -C /tools/bin tool-a",
             "[harness] biome -> /tools/bin/biome",
             "[stage-7 1/4] RUN echo extension-rev=0 && apt-get update"])
 
     def test_installs_and_extension_runs(self):
-        tools = [Tool("@anthropic-ai/claude-code", "npm", "2.1.323"),
-                 Tool("tool-a", "bin", "1.1.0"), Tool("tool-b", "bin", "1.0.0"),
-                 Tool("biome", "bin", "2.5.13")]
-        self.assertEqual(ci.tool_installs([PROGRESS], tools), 3)
-        self.assertEqual(ci.tool_installs([PROGRESS], tools[1:2]), 1)
-        self.assertEqual(ci.tool_installs([PROGRESS, PROGRESS], tools[:1]), 2)
-        self.assertEqual(ci.ext_runs([PROGRESS]), 1)
+        claude = Tool("@anthropic-ai/claude-code", "npm", "2.1.323")
+        tool_a, biome = Tool("tool-a", "bin", "1.1.0"), Tool("biome", "bin", "2.5.13")
+        self.assertEqual(ci.tool_installs([], EXECS, [claude]), 1)
+        self.assertEqual(ci.tool_installs([], EXECS, [tool_a]), 1)
+        # biome: the Dockerfile's extraction and the frontend's file operation
+        self.assertEqual(ci.tool_installs([PROGRESS], EXECS, [biome]), 2)
+        self.assertEqual(ci.tool_installs([PROGRESS], [], [Tool("opencode", "bin", "1")]), 0)
+        self.assertEqual(ci.ext_runs(EXECS), 1)
 
     def test_an_older_version_is_not_an_install_of_the_new_one(self):
-        self.assertEqual(ci.tool_installs([PROGRESS], [Tool("@anthropic-ai/claude-code", "npm",
-                                                            "2.1.324")]), 0)
+        old = Tool("@anthropic-ai/claude-code", "npm", "2.1.32")
+        self.assertEqual(ci.tool_installs([], EXECS[:1], [old]), 0)
+
+
+class Executions(unittest.TestCase):
+    def test_debug_log_lines(self):
+        lines = [
+            'time="2026-12-03T12:54:58Z" level=debug msg="> creating opdh1rcpc63ekiqrtfpwgpmeo '
+            '[/bin/sh -c echo \\"a b\\" && true]" span="[stage-7 1/4] RUN echo" '
+            'spanID=e01850e2dada5afd traceID=63dcb82ff6892c2579964815157ae045',
+            'time="2026-12-03T12:54:58Z" level=debug msg="session started" spanID=1',
+            'time="2026-12-03T12:54:59Z" level=debug msg="> creating kjr8os0xn4jf75wwppmf40mif '
+            '[/bin/aishell-frontend]"']
+        self.assertEqual(buildkit.executions(lines),
+                         ['[/bin/sh -c echo "a b" && true]', "[/bin/aishell-frontend]"])
 
 
 if __name__ == "__main__":
