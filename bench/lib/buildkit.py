@@ -258,24 +258,8 @@ class Runner:
         """One buildctl build: dockerfile.v0 (which hands a `# syntax=` file to that image).
         output: an image name to push; imports/export: registry cache refs (export mode=max);
         contexts: {name: folder} named contexts. Returns (seconds, plain progress, exit code)."""
-        comp = (f",compression={compression},oci-mediatypes=true,force-compression=true"
-                if compression != "gzip" else "")
-        args = [self.buildctl, "--addr", f"unix://{self.sock}", "build", "--progress=plain",
-                "--frontend", "dockerfile.v0", "--local", f"context={ctx}",
-                "--local", f"dockerfile={os.path.dirname(dockerfile)}",
-                "--opt", f"filename={os.path.basename(dockerfile)}"]
-        if target:
-            args += ["--opt", f"target={target}"]
-        for k, v in (build_args or {}).items():
-            args += ["--opt", f"build-arg:{k}={v}"]
-        for name, folder in (contexts or {}).items():
-            args += ["--opt", f"context:{name}=local:{name}", "--local", f"{name}={folder}"]
-        if output:
-            args += ["--output", f"type=image,name={output},push=true{comp}"]
-        for ref in imports:
-            args += ["--import-cache", f"type=registry,ref={ref}"]
-        if export:
-            args += ["--export-cache", f"type=registry,ref={export},mode=max{comp}"]
+        args = build_command(self.buildctl, f"unix://{self.sock}", ctx, dockerfile, output,
+                             imports, export, target, build_args, contexts, compression)
         t0 = time.monotonic()
         r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return time.monotonic() - t0, r.stdout, r.returncode
@@ -295,3 +279,27 @@ class Runner:
             for mp in mounts_under(self.dir):
                 subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def build_command(buildctl, addr, ctx, dockerfile, output=None, imports=(), export=None,
+                  target=None, build_args=None, contexts=None, compression="gzip"):
+    """The buildctl command line of one CI build (Runner.build runs it; a dry run prints it)."""
+    comp = (f",compression={compression},oci-mediatypes=true,force-compression=true"
+            if compression != "gzip" else "")
+    args = [buildctl, "--addr", addr, "build", "--progress=plain",
+            "--frontend", "dockerfile.v0", "--local", f"context={ctx}",
+            "--local", f"dockerfile={os.path.dirname(dockerfile)}",
+            "--opt", f"filename={os.path.basename(dockerfile)}"]
+    if target:
+        args += ["--opt", f"target={target}"]
+    for k, v in (build_args or {}).items():
+        args += ["--opt", f"build-arg:{k}={v}"]
+    for name, folder in (contexts or {}).items():
+        args += ["--opt", f"context:{name}=local:{name}", "--local", f"{name}={folder}"]
+    if output:
+        args += ["--output", f"type=image,name={output},push=true{comp}"]
+    for ref in imports:
+        args += ["--import-cache", f"type=registry,ref={ref}"]
+    if export:
+        args += ["--export-cache", f"type=registry,ref={export},mode=max{comp}"]
+    return args

@@ -304,10 +304,15 @@ class CI:
         self.stacked_base = f"{self.host}/{REPO}/ci-stacked-base:latest"
         self.n = 0
         self.reg = None
+        # --dry-run: every job's build contexts are written to OUT/builds and its buildctl
+        # commands printed; no runner, registry, rootfs or frontend binary is made
+        self.dry_dir = None
 
     # ------------------------------------------------------------ set-up
 
     def prepare(self):
+        if self.args.dry_run:
+            return self.prepare_dry_run()
         missing = [n for n, p in (("buildkitd", self.buildkitd), ("buildctl", self.buildctl),
                                   ("docker-registry", self.registry_prog)) if not p]
         if missing:
@@ -340,9 +345,25 @@ class CI:
                      ["FROM scratch", "ADD rootfs.tar /", f"ENV PATH={STD_PATH}"] + config)
         self.commit, self.dirty = source_state()
 
+    def prepare_dry_run(self):
+        if self.args.out == os.path.join(buildkit.REPO_ROOT, "bench", "results"):
+            self.args.out = tempfile.mkdtemp(prefix="aishell-bench-dry-run-")
+        self.dry_dir = os.path.join(self.args.out, "builds")
+        os.makedirs(self.dry_dir, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix="aishell-ci-dry-run-")
+        self.b.FRONTEND = self.frontend_ref
+        self.b.BASE_TAG = self.stacked_base
+        self.build_args = {} if self.quick else {"NPM_REGISTRY": self.b.npm_registry(self.args)}
+        self.commit, self.dirty = source_state()
+
     def start_registry(self, name):
         """A fresh registry holding the base image and the frontend image, pushed by a
         setup runner (not timed)."""
+        if self.dry_dir:
+            print(f"     registry {self.host} ({name}): push {self.base_ref}"
+                  + (f" and {self.frontend_ref}" if "aishell" in self.approaches else ""))
+            self.base_layers, self.frontend_blobs = set(), set()
+            return
         self.reg = buildkit.Registry(self.registry_prog, self.args.ci_port,
                                      os.path.join(self.tmp, f"registry-{name}"))
         with buildkit.Runner(self.buildkitd, self.buildctl, self.cfg, self.runners,
@@ -396,6 +417,8 @@ class CI:
         target}]. Returns the record: seconds (the builds, with their push and cache export),
         start (buildkitd's start), traffic, outputs, load."""
         self.n += 1
+        if self.dry_dir:
+            return self.plan_job(label, builds)
         if free_gb() < MIN_FREE_GB:
             raise RuntimeError(f"only {free_gb():.1f} GB free on /: stopping before {label}")
         name = f"{self.n:03d}"
@@ -427,6 +450,22 @@ class CI:
                 "guard_steps": sum(1 for a in execs if "guard-step" in a),
                 "load": summary, "pulled": t.pulled,
                 "pushed": t.pushed}
+
+    def plan_job(self, label, builds):
+        """A dry run's job: each build's context copied to OUT/builds, its command printed."""
+        slug = re.sub(r"[^a-z0-9.]+", "-", label.lower()).strip("-")
+        print(f"{self.n:3d}  fresh runner: {label}")
+        for i, b in enumerate(builds):
+            dest = os.path.join(self.dry_dir, f"{self.n:03d}-{i}-{slug}")
+            shutil.copytree(b["ctx"], dest)
+            args = buildkit.build_command("buildctl", "<runner>", dest,
+                                          os.path.join(dest, os.path.relpath(b["dockerfile"],
+                                                                             b["ctx"])),
+                                          b.get("output"), b.get("imports", ()), b.get("export"),
+                                          b.get("target"), self.build_args, None, self.comp)
+            print("       " + " ".join(args))
+        return {"label": label, "seconds": 0.0, "outputs": [], "execs": [], "pulled": 0,
+                "pushed": 0}
 
     # ------------------------------------------------------------ contexts and builds
 
@@ -530,6 +569,8 @@ class CI:
             rec.update(step=step,
                        installs=tool_installs(rec["outputs"], rec["execs"], tools, self.b.PREFIX),
                        ext_runs=ext_runs(rec["execs"]))
+            if self.dry_dir:
+                continue
             rec.update(self.image_facts(appr, p, repo, tag, seen))
             rec["kept"] = None if prev is None else prev["ext"] == rec["ext"]
             rec["new_layers"] = (None if prev is None else
@@ -558,6 +599,7 @@ class CI:
             hb = self.harness_build(appr, ctxs[projects[0].name])
             if hb:
                 rec = self.job(f"fleet, {appr}, {rnd}, harness", [hb])
+            if hb and not self.dry_dir:
                 rec.update(project="harness",
                            installs=tool_installs(rec["outputs"], rec["execs"], watched,
                                                    self.b.PREFIX),
@@ -579,6 +621,8 @@ class CI:
                                [{"ctx": ctx, "dockerfile": self.main_dockerfile(appr, ctx),
                                  "output": f"{self.host}/{repo}:{tag}", "imports": imports,
                                  "export": cache}])
+                if self.dry_dir:
+                    continue
                 s = seen.setdefault(p.name, {"extension": set(), "foundation": set()})
                 rec.update(project=p.name,
                            installs=tool_installs(rec["outputs"], rec["execs"], watched,
@@ -641,6 +685,9 @@ class CI:
         finally:
             self.stop_registry()
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.dry_dir:
+            log(f"dry run: {self.n} jobs planned; their build files are in {self.dry_dir}")
+            return 0
         finished = datetime.datetime.now(datetime.timezone.utc)
         report = Report(self, scenarios, results, started, finished)
         lines = report.markdown(os.path.join(self.args.out, stem + ".png"))
@@ -1039,8 +1086,6 @@ def main(args, bench):
     for part in args.ci_parts.split(","):
         if part not in PARTS:
             sys.exit(f"[bench ci] --ci-parts: {part} is not one of {', '.join(PARTS)}")
-    if args.dry_run:
-        sys.exit("[bench ci] --dry-run is not supported by --scenario ci")
     if args.runs and not args.quick and args.runs > bench.MAX_BUMPS:
         sys.exit(f"[bench ci] --runs at most {bench.MAX_BUMPS}")
     return CI(args, bench).run()
