@@ -156,11 +156,15 @@ class Registry:
 
 def config(path, registry_host):
     """buildkitd's config: the loopback registry over plain HTTP, the OCI worker on overlayfs
-    (../shared/tools/buildkit/README.md)."""
+    (../shared/tools/buildkit/README.md), and a trace socket next to the config instead of the
+    fixed /run/buildkit/otel-grpc.sock, which another buildkitd on the machine (scripts/engine's,
+    the end-to-end tests' runners) would contend for."""
+    otel = os.path.join(os.path.dirname(os.path.abspath(path)), "otel.sock")
     with open(path, "w") as f:
         f.write(f'[registry."{registry_host}"]\n  http = true\n  insecure = true\n'
                 '[worker.oci]\n  snapshotter = "overlayfs"\n'
-                '[worker.containerd]\n  enabled = false\n')
+                '[worker.containerd]\n  enabled = false\n'
+                f'[otel]\n  socketPath = "{otel}"\n')
     return path
 
 

@@ -63,9 +63,16 @@ impl Runner {
             .tempdir_in("/tmp")
             .unwrap();
         let config = dir.path().join("buildkitd.toml");
+        // Each runner its own trace socket: buildkitd's default is one fixed path
+        // (/run/buildkit/otel-grpc.sock), and two runners starting at once (the tests run on
+        // two threads) failed with "bind: address already in use".
         std::fs::write(
             &config,
-            "[worker.oci]\n  snapshotter = \"overlayfs\"\n[worker.containerd]\n  enabled = false\n",
+            format!(
+                "[worker.oci]\n  snapshotter = \"overlayfs\"\n[worker.containerd]\n  \
+                 enabled = false\n[otel]\n  socketPath = \"{}\"\n",
+                dir.path().join("otel.sock").display()
+            ),
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("buildkitd.log")).unwrap();
