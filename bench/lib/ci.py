@@ -614,10 +614,11 @@ class CI:
             for p in projects:
                 repo, cache = self.refs(appr, p.name)
                 tag = str(self.n + 1)
-                # the project's own cache first, as docs/ci.md says (BuildKit finds a step of
-                # the second cache less often when both hold its inputs: bench/repro)
-                imports = [cache] + ([self.harness_cache(appr)]
-                                     if appr in ("copy-link", "aishell") else [])
+                # the harness cache first, as docs/ci.md says: BuildKit mostly misses a step
+                # built on a foundation with a context copy in the second cache
+                # (bench/repro/cross-cache), and an extension re-run costs more than an install
+                imports = ([self.harness_cache(appr)] if appr in ("copy-link", "aishell")
+                           else []) + [cache]
                 ctx = ctxs[p.name]
                 rec = self.job(f"fleet, {appr}, {rnd}, {p.name}",
                                [{"ctx": ctx, "dockerfile": self.main_dockerfile(appr, ctx),
