@@ -11,6 +11,7 @@
 //! BuildKit (checksum pinned) and placed by file operations on scratch, so its layer
 //! depends on nothing else at all.
 
+use crate::context::ContextFiles;
 use crate::image_config::{ImageConfig, rfc3339};
 use crate::options::{MergeMode, Options, Target};
 use crate::platform::Platform;
@@ -60,8 +61,12 @@ pub struct Input<'a> {
     pub caps: Caps,
     /// Resolved images by the normalised reference written in the spec.
     pub images: &'a BTreeMap<String, ImageInfo>,
-    /// The build context (`local://context`), restricted to what the spec copies.
+    /// The build context (`local://context`), restricted to what the spec copies and
+    /// `context_files` does not hold.
     pub context: State,
+    /// Small context files read beforehand: their copies write them from the graph
+    /// (see [`crate::context`]).
+    pub context_files: &'a ContextFiles,
     /// The extension Dockerfile's result, when the spec has one.
     pub dockerfile_extension: Option<DockerfileExtension>,
     /// Prefix progress names with the platform (multi-platform builds).
@@ -294,37 +299,63 @@ impl Ctx<'_> {
                 .push((format!("apt-get install {}", pkgs.join(" ")), false));
         }
         for c in &steps.copy {
-            let (src_state, src_path, what) = match &c.from {
+            let ts = self.epoch.map(|e| e * 1_000_000_000);
+            // An inlined file's permission bits are set by the copy too: they then do not
+            // depend on the umask under which BuildKit writes the file.
+            let mut mode = c.mode.as_ref().map(|m| m.value);
+            let (src, src_path, what, op) = match &c.from {
                 CopySource::Context => {
                     let p = c.src.value.trim_start_matches("./");
-                    (
-                        self.input.context.clone(),
-                        format!("/{p}"),
-                        format!("copy {p} -> {}", c.dest.value),
-                    )
+                    let what = format!("copy {p} -> {}", c.dest.value);
+                    match self.input.context_files.get(p) {
+                        // Written from the graph into this op's scratch area under its own
+                        // name (a directory destination keeps it), then copied like the
+                        // context's file: same options, a key that is the graph's alone.
+                        Some(f) => {
+                            mode = mode.or(Some(f.mode));
+                            let name = p.rsplit('/').next().unwrap_or(p);
+                            let op = FileOp::on(State::scratch())
+                                .mkfile_with(
+                                    &format!("/{name}"),
+                                    f.mode,
+                                    f.data.clone(),
+                                    None,
+                                    Some(ts.unwrap_or(0)),
+                                )
+                                .base(FileRef::State(state.clone()));
+                            (FileRef::Action(0), format!("/{name}"), what, op)
+                        }
+                        None => (
+                            FileRef::State(self.input.context.clone()),
+                            format!("/{p}"),
+                            what,
+                            FileOp::on(state.clone()),
+                        ),
+                    }
                 }
                 CopySource::Image(img) => {
                     let info = self.image(&img.value)?.clone();
                     let st = self.image_source(&info, part, img.span);
                     (
-                        st,
+                        FileRef::State(st),
                         c.src.value.clone(),
                         format!("copy {}:{} -> {}", img.value, c.src.value, c.dest.value),
+                        FileOp::on(state.clone()),
                     )
                 }
             };
             let opts = CopyOptions {
-                mode: c.mode.as_ref().map(|m| m.value),
+                mode,
                 owner: c.owner.as_ref().map(|o| (o.value.uid, o.value.gid)),
                 create_dest_path: true,
                 dir_copy_contents: true,
                 follow_symlink: true,
                 allow_wildcard: true,
-                timestamp: self.epoch.map(|e| e * 1_000_000_000),
+                timestamp: ts,
                 ..CopyOptions::default()
             };
-            state = FileOp::on(state)
-                .copy(src_state, &src_path, &c.dest.value, opts)
+            state = op
+                .copy_from(src, &src_path, &c.dest.value, opts)
                 .build(self.meta(part, &what, c.span));
             self.history.push((what, false));
         }

@@ -27,6 +27,8 @@ pub trait Bridge {
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse>;
     /// Reads a file of a solved ref.
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>>;
+    /// Type, permissions and size of a path of a solved ref.
+    async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse>;
     /// Resolves an image reference to a digest and config.
     async fn resolve_image_config(
         &mut self,
@@ -161,6 +163,10 @@ impl Bridge for GrpcBridge {
 
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(self.client.read_file(req).await?.into_inner().data)
+    }
+
+    async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
+        Ok(self.client.stat_file(req).await?.into_inner())
     }
 
     async fn resolve_image_config(

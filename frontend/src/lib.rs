@@ -6,6 +6,7 @@
 //! config) → [`gateway`] (the BuildKit bridge, behind a trait) driven by [`run`].
 
 pub mod cli;
+pub mod context;
 pub mod convert;
 pub mod diag;
 pub mod extension;

@@ -18,6 +18,7 @@
 //! assert!(builds[0].notes[0].contains("docker.io/library/busybox:1"));
 //! ```
 
+use crate::context::ContextFiles;
 use crate::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::options::Options;
@@ -291,12 +292,16 @@ pub fn convert(
         d
     })?;
     let mut notes = vec![images_note(&images.keys().cloned().collect::<Vec<_>>())];
+    let no_files = ContextFiles::default();
     let mut input = convert::Input {
         spec: resolved,
         options,
         caps: Caps { merge_diff: true },
         images: &images,
-        context: crate::run::context_state(&resolved.spec, options),
+        // Offline, context files are not read: every context copy comes from
+        // `local://context`, as in `aishell-frontend llb | buildctl build --local context=.`.
+        context: crate::context::source(&resolved.spec, options, &no_files),
+        context_files: &no_files,
         dockerfile_extension: None,
         show_platform,
     };

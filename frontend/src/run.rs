@@ -4,6 +4,7 @@
 //! an error in `Return`, so the user sees it in `docker buildx build` output, with spec
 //! positions attached as BuildKit source details where we have them.
 
+use crate::context::{self, ContextFile, ContextFiles};
 use crate::convert::{self, Caps, ConvertError, DockerfileExtension, ImageInfo};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::extension;
@@ -338,44 +339,66 @@ pub(crate) fn referenced_images(spec: &ResolvedSpec) -> Result<Vec<(String, Span
     Ok(out)
 }
 
-/// The build context restricted to the paths the spec copies (so unrelated edits in the
-/// project never invalidate a copy step), or scratch when nothing is copied from it.
-pub(crate) fn context_state(spec: &Spec, opts: &Options) -> State {
-    let mut paths: Vec<String> = Vec::new();
-    let mut steps = vec![&spec.foundation.steps];
-    if let Some(Extension::Inline { steps: s, .. }) = &spec.extension {
-        steps.push(s);
+/// Reads the small regular files among the context paths `spec` copies through the
+/// gateway (see [`crate::context`] for why), with `cache` holding what earlier platforms
+/// read. A path that cannot be read here (missing, a directory, too big) is left to the
+/// copy from the context, which reports what is wrong with it as before.
+async fn read_context<B: Bridge>(
+    b: &mut B,
+    opts: &Options,
+    spec: &Spec,
+    cache: &mut BTreeMap<Vec<String>, ContextFiles>,
+) -> Result<ContextFiles, Failure> {
+    let paths = context::readable_paths(spec);
+    if paths.is_empty() {
+        return Ok(ContextFiles::default());
     }
-    for s in steps {
-        for c in &s.copy {
-            if c.from == CopySource::Context {
-                let p = c.src.value.trim_start_matches("./").to_string();
-                if !paths.contains(&p) {
-                    paths.push(p);
-                }
-            }
+    if let Some(files) = cache.get(&paths) {
+        return Ok(files.clone());
+    }
+    let local = context::local(&paths, opts).build(Meta::named(format!(
+        "[internal] load build context ({})",
+        paths.join(", ")
+    )));
+    let resp = b
+        .solve(solve_request(marshal(&local, &[]), opts))
+        .await
+        .map_err(|s| Failure::gateway("cannot load the build context", &s))?;
+    let mut files = ContextFiles::default();
+    let Some(id) = ref_id(&resp) else {
+        return Ok(files);
+    };
+    for p in &paths {
+        let stat = match b
+            .stat_file(gw::StatFileRequest {
+                r#ref: id.clone(),
+                path: p.clone(),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(r) => r.stat.unwrap_or_default(),
+            Err(_) => continue,
+        };
+        let size = u64::try_from(stat.size).unwrap_or(u64::MAX);
+        if !files.offer(p, stat.mode, size) {
+            continue;
+        }
+        let data = b
+            .read_file(gw::ReadFileRequest {
+                r#ref: id.clone(),
+                file_path: p.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| Failure::gateway(&format!("cannot read {p} of the build context"), &s))?;
+        if files.offer(p, stat.mode, data.len() as u64) {
+            let mode = stat.mode & 0o777;
+            files.insert(p, ContextFile { data, mode });
         }
     }
-    if paths.is_empty() {
-        return State::scratch();
-    }
-    paths.sort();
-    Source::local(&opts.context_key)
-        .attr("local.session", opts.session_id.clone())
-        .cap("source.local.sessionid")
-        .attr("local.sharedkeyhint", opts.context_key.clone())
-        .cap("source.local.sharedkeyhint")
-        .attr(
-            "local.includepattern",
-            serde_json::to_string(&paths).unwrap_or_default(),
-        )
-        .cap("source.local.includepatterns")
-        .attr(
-            "local.followpaths",
-            serde_json::to_string(&paths).unwrap_or_default(),
-        )
-        .cap("source.local.followpaths")
-        .build(Meta::named("[internal] load build context"))
+    cache.insert(paths, files.clone());
+    Ok(files)
 }
 
 async fn resolve_images<B: Bridge>(
@@ -898,6 +921,7 @@ pub async fn build<B: Bridge>(
     let multi = platforms.len() > 1 || opts.multi_platform;
     let build_platform = opts.build_platform();
     let mut image_cache = BTreeMap::new();
+    let mut context_cache = BTreeMap::new();
     let mut per_platform: Vec<(Platform, String, Vec<u8>)> = Vec::new();
     let mut warned = false;
     for platform in &platforms {
@@ -912,12 +936,14 @@ pub async fn build<B: Bridge>(
             .map_err(Failure::diags)
         })?;
         let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
+        let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
         let mut input = convert::Input {
             spec: &resolved,
             options: &opts,
             caps: Caps { merge_diff },
             images: &images,
-            context: context_state(&resolved.spec, &opts),
+            context: context::source(&resolved.spec, &opts, &files),
+            context_files: &files,
             dockerfile_extension: None,
             show_platform: platforms.len() > 1,
         };

@@ -79,6 +79,9 @@ impl Bridge for Faulty {
     async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(SPEC.as_bytes().to_vec())
     }
+    async fn stat_file(&mut self, _req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
+        Err(tonic::Status::not_found("no build context in this test"))
+    }
     async fn resolve_image_config(
         &mut self,
         req: gw::ResolveImageConfigRequest,

@@ -40,6 +40,10 @@ struct Fake {
     /// The definitions (as JSON text) of each verdict read.
     verdicts: Vec<String>,
     merge_enabled: bool,
+    /// The build context: path -> (Go `os.FileMode` bits, bytes).
+    context: BTreeMap<&'static str, (u32, Vec<u8>)>,
+    /// The context paths read.
+    context_reads: Vec<String>,
     solves: Vec<gw::SolveRequest>,
     returns: Vec<gw::ReturnRequest>,
     warnings: Vec<String>,
@@ -201,9 +205,27 @@ impl Bridge for Fake {
                 .push(llb_graph::definition_to_json(&def).to_string());
             return self.build_verdict(&def);
         }
+        if let Some((_, data)) = self.context.get(req.file_path.as_str()) {
+            self.context_reads.push(req.file_path.clone());
+            return Ok(data.clone());
+        }
         assert_eq!(req.r#ref, "ref-0");
         assert_eq!(req.file_path, "image.yaml");
         Ok(self.spec.clone())
+    }
+    async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
+        let (mode, data) = self
+            .context
+            .get(req.path.as_str())
+            .ok_or_else(|| tonic::Status::not_found(req.path.clone()))?;
+        Ok(gw::StatFileResponse {
+            stat: Some(aishell_proto::fsutil::Stat {
+                path: req.path.clone(),
+                mode: *mode,
+                size: data.len() as i64,
+                ..Default::default()
+            }),
+        })
     }
     async fn resolve_image_config(
         &mut self,
@@ -762,5 +784,114 @@ async fn a_foundation_that_fails_to_build_is_named_in_the_error() {
     assert_mentions(
         error_of(&fake.returns),
         &["building the foundation: pull access denied"],
+    );
+}
+
+#[tokio::test]
+async fn small_context_files_are_written_from_the_graph_and_the_rest_copied_from_the_context() {
+    let spec = "version: 1
+foundation:
+  from: aishell-test/busybox:1
+  copy:
+    - {src: ./docker/entrypoint.sh, dest: /usr/local/bin/entrypoint.sh}
+    - {src: conf, dest: /etc/conf}
+    - {src: big.bin, dest: /big.bin}
+    - {src: missing, dest: /missing}
+";
+    let big = aishell_frontend::context::FILE_MAX as usize + 1;
+    let script = b"#!/bin/sh\nexec \"$@\"\n".to_vec();
+    let mut fake = Fake::new(spec, true);
+    fake.context = BTreeMap::from([
+        ("docker/entrypoint.sh", (0o775, script.clone())),
+        ("conf", ((1 << 31) | 0o755, Vec::new())),
+        ("big.bin", (0o644, vec![0; big])),
+    ]);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert_returned_ok(&fake.returns);
+    assert_eq!(
+        fake.context_reads,
+        ["docker/entrypoint.sh"],
+        "only the small file is read"
+    );
+
+    // The context was solved once to read it, restricted to the copied paths.
+    let local_solves: Vec<Vec<String>> = fake
+        .solves
+        .iter()
+        .filter_map(|r| r.definition.as_ref())
+        .flat_map(ops)
+        .filter_map(|op| match op.op {
+            Some(pb::op::Op::Source(s)) if s.identifier == "local://context" => {
+                Some(serde_json::from_str(&s.attrs["local.includepattern"]).unwrap())
+            }
+            _ => None,
+        })
+        .collect();
+    let all = ["big.bin", "conf", "docker/entrypoint.sh", "missing"];
+    assert_eq!(local_solves[0], all);
+
+    // In the image, the script is written by its copy's own file op; the other three
+    // paths still come from the context.
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    validate(&def).unwrap();
+    let image_ops = ops(&def);
+    let sources: Vec<Vec<String>> = image_ops
+        .iter()
+        .filter_map(|op| match &op.op {
+            Some(pb::op::Op::Source(s)) if s.identifier == "local://context" => {
+                Some(serde_json::from_str(&s.attrs["local.includepattern"]).unwrap())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sources, [["big.bin", "conf", "missing"]]);
+    let file_ops: Vec<&pb::FileOp> = image_ops
+        .iter()
+        .filter_map(|op| match &op.op {
+            Some(pb::op::Op::File(f)) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let written: Vec<&pb::FileOp> = file_ops
+        .iter()
+        .copied()
+        .filter(|f| {
+            f.actions
+                .iter()
+                .any(|a| matches!(a.action, Some(pb::file_action::Action::Mkfile(_))))
+        })
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let [mk, cp] = &written[0].actions[..] else {
+        panic!("a mkfile and a copy: {:?}", written[0])
+    };
+    let Some(pb::file_action::Action::Mkfile(m)) = &mk.action else {
+        panic!()
+    };
+    assert_eq!(
+        (m.path.as_str(), m.mode, &m.data, m.timestamp),
+        ("/entrypoint.sh", 0o775, &script, 0)
+    );
+    assert_eq!(mk.input, -1, "written into scratch");
+    let Some(pb::file_action::Action::Copy(c)) = &cp.action else {
+        panic!()
+    };
+    assert_eq!(
+        (c.src.as_str(), c.dest.as_str()),
+        ("/entrypoint.sh", "/usr/local/bin/entrypoint.sh")
+    );
+    assert_eq!(c.mode, 0o775, "the copy sets the permission bits");
+    assert_eq!(cp.input, 0, "onto the foundation (the op's one input)");
+    assert_eq!(cp.secondary_input, 1, "from the first action's result");
+    // Its progress name is the copy's, as before.
+    let names: Vec<&String> = def
+        .metadata
+        .values()
+        .filter_map(|m| m.description.get("llb.customname"))
+        .collect();
+    assert!(
+        names.iter().any(|n| n
+            .starts_with("[foundation] copy docker/entrypoint.sh -> /usr/local/bin/entrypoint.sh")),
+        "{names:?}"
     );
 }

@@ -161,6 +161,9 @@ impl Bridge for Pinning {
     async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         Ok(b"version: 1\nfoundation:\n  from: debian:13\n  run: [echo hi]\n".to_vec())
     }
+    async fn stat_file(&mut self, _req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
+        Err(tonic::Status::not_found("no build context in this test"))
+    }
     async fn resolve_image_config(
         &mut self,
         req: gw::ResolveImageConfigRequest,

@@ -83,6 +83,9 @@ impl Bridge for Fake {
         self.reads += 1;
         Ok(self.spec.clone())
     }
+    async fn stat_file(&mut self, _req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
+        Err(tonic::Status::not_found("no build context in this test"))
+    }
     async fn resolve_image_config(
         &mut self,
         _req: gw::ResolveImageConfigRequest,

@@ -7,12 +7,13 @@
 //!
 //! The promise checked: a harness bump on a fresh runner pulls nothing of the extension (the
 //! merge guards included), keeps the extension's layer, and a project that imports a shared
-//! harness cache installs no tool.
+//! harness cache installs no tool, binary or npm (with a file of the build context in the
+//! foundation, which npm tools are installed on).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_e2e::{
-    Docker, FileServer, Registry, Run, busybox_image, engine, frontend_image, nonce, required,
-    sha256, tar_files,
+    Docker, FileServer, Registry, Run, busybox_image, debian_image, engine, frontend_image, nonce,
+    required, sha256, tar_files,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -164,19 +165,8 @@ impl Project {
     /// Everything a runner needs is in the registry: the frontend image and the foundation
     /// (a standalone `buildkitd` has no image store), pushed from the engine's store.
     fn new(registry: Registry) -> Project {
-        let tag = |src: String, name: &str| {
-            let dst = format!("{}/{name}", registry.host);
-            for args in [
-                vec!["tag", src.as_str(), dst.as_str()],
-                vec!["push", "-q", dst.as_str()],
-            ] {
-                let r = Docker.cmd(&args);
-                assert!(r.ok, "docker {}: {}", args.join(" "), r.stderr);
-            }
-            dst
-        };
-        let syntax = tag(frontend_image(), "aishell-frontend:ci");
-        let foundation = tag(busybox_image(), "busybox:ci");
+        let syntax = publish(&registry, &frontend_image(), "aishell-frontend:ci");
+        let foundation = publish(&registry, &busybox_image(), "busybox:ci");
         Project {
             dir: tempfile::tempdir().unwrap(),
             registry,
@@ -184,6 +174,12 @@ impl Project {
             syntax,
             foundation,
         }
+    }
+
+    /// Writes `body` as the spec.
+    fn write_spec(&self, body: &str) {
+        std::fs::create_dir_all(self.dir.path().join(".aishell")).unwrap();
+        std::fs::write(self.dir.path().join(".aishell/image.yaml"), body).unwrap();
     }
 
     /// Writes the spec with tool `hello` at `version`.
@@ -199,8 +195,7 @@ impl Project {
             bytes = EXTENSION_MB << 20,
             sum = sha256(body.as_bytes()),
         );
-        std::fs::create_dir_all(self.dir.path().join(".aishell")).unwrap();
-        std::fs::write(self.dir.path().join(".aishell/image.yaml"), spec).unwrap();
+        self.write_spec(&spec);
     }
 
     fn image(&self, tag: &str) -> String {
@@ -246,6 +241,16 @@ impl Project {
             .get(path)
             .map(|b| String::from_utf8_lossy(b).into_owned())
     }
+}
+
+/// Pushes the engine's image `src` to `registry` as `name`; its reference there.
+fn publish(registry: &Registry, src: &str, name: &str) -> String {
+    let dst = format!("{}/{name}", registry.host);
+    for args in [vec!["tag", src, dst.as_str()], vec!["push", "-q", dst.as_str()]] {
+        let r = Docker.cmd(&args);
+        assert!(r.ok, "docker {}: {}", args.join(" "), r.stderr);
+    }
+    dst
 }
 
 /// In `--progress=plain` output: whether the vertex named `name_part` ran. A step whose
@@ -451,4 +456,95 @@ fn projects_import_the_harness_job_cache_and_install_nothing() {
         p.file_in_layer(&v2[2], "tools/bin/hello").as_deref(),
         Some("#!/bin/sh\necho hello 2\n")
     );
+}
+
+/// The spec of the npm test: a Debian foundation (node and npm) that copies a file of the
+/// build context, as aishell's foundation copies its entrypoint, and `semver` at `version`.
+fn npm_spec(p: &Project, foundation: &str, version: &str) {
+    p.write_spec(&format!(
+        "# syntax={syntax}\nversion: 1\nfoundation:\n  from: {foundation}\n  copy:\n    - src: docker/entrypoint.sh\n      dest: /usr/local/bin/entrypoint.sh\nextension:\n  run:\n    - echo extension > /ext\nharness:\n  npm:\n    semver: \"{version}\"\nimage:\n  entrypoint: [/usr/local/bin/entrypoint.sh]\n",
+        syntax = p.syntax,
+    ));
+}
+
+/// (content, permission bits) of `path` in the pushed layer `digest`.
+fn file_with_mode(p: &Project, digest: &str, path: &str) -> Option<(String, u32)> {
+    use std::io::Read;
+    let blob = aishell_e2e::gunzip_if_gzip(&p.registry.blob("proj", digest));
+    let mut archive = tar::Archive::new(&blob[..]);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_str() == Some(path) {
+            let mode = entry.header().mode().unwrap() & 0o7777;
+            let mut body = String::new();
+            entry.read_to_string(&mut body).unwrap();
+            return Some((body, mode));
+        }
+    }
+    None
+}
+
+#[test]
+fn an_npm_tool_on_a_foundation_with_a_context_copy_comes_from_the_harness_cache() {
+    let Some((bk, p)) = setup() else { return };
+    let foundation = publish(&p.registry, &debian_image(), "debian:ci");
+    let script = "#!/bin/sh\nexec \"$@\"\n";
+    let docker_dir = p.dir.path().join("docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    let entrypoint = docker_dir.join("entrypoint.sh");
+    std::fs::write(&entrypoint, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&entrypoint, std::fs::Permissions::from_mode(0o775)).unwrap();
+    npm_spec(&p, &foundation, "7.6.0");
+    job(&Runner::start(&bk), &p, "v1");
+
+    // The harness job installs the new version once and exports the shared cache.
+    npm_spec(&p, &foundation, "7.6.3");
+    let harness_cache = p.cache("cache-harness");
+    let harness_to = format!("{harness_cache},mode=max");
+    let out = Runner::start(&bk).buildx_ok(
+        p.dir.path(),
+        &["--target", "harness", "--cache-to", &harness_to],
+    );
+    assert!(ran(&out.stderr, "[harness] npm semver@7.6.3"), "{}", out.stderr);
+
+    // The project's job on a fresh runner, both caches imported as docs/ci.md lists them:
+    // neither the tool nor the extension runs again. (Before small context files were
+    // written from the graph, BuildKit v0.32.2 mostly missed the install in the harness
+    // cache here: bench/repro/cross-cache.)
+    let image = p.image("v2");
+    let project = p.cache("cache-proj");
+    let project_to = format!("{project},mode=max");
+    let out = Runner::start(&bk).buildx_ok(
+        p.dir.path(),
+        &[
+            "-t",
+            &image,
+            "--push",
+            "--cache-from",
+            &harness_cache,
+            "--cache-from",
+            &project,
+            "--cache-to",
+            &project_to,
+        ],
+    );
+    for step in [
+        "[harness] npm semver@7.6.3",
+        "[extension] run echo extension",
+        "[foundation] copy docker/entrypoint.sh",
+    ] {
+        assert!(
+            !ran(&out.stderr, step),
+            "{step} comes from the caches:\n{}",
+            out.stderr
+        );
+    }
+    // The copied file is the context's, with its permission bits.
+    let layers = p.layers("v2");
+    let copied: Vec<(String, u32)> = layers
+        .iter()
+        .filter_map(|l| file_with_mode(&p, l, "usr/local/bin/entrypoint.sh"))
+        .collect();
+    assert_eq!(copied, [(script.to_string(), 0o775)], "{layers:?}");
 }
