@@ -246,7 +246,10 @@ impl Project {
 /// Pushes the engine's image `src` to `registry` as `name`; its reference there.
 fn publish(registry: &Registry, src: &str, name: &str) -> String {
     let dst = format!("{}/{name}", registry.host);
-    for args in [vec!["tag", src, dst.as_str()], vec!["push", "-q", dst.as_str()]] {
+    for args in [
+        vec!["tag", src, dst.as_str()],
+        vec!["push", "-q", dst.as_str()],
+    ] {
         let r = Docker.cmd(&args);
         assert!(r.ok, "docker {}: {}", args.join(" "), r.stderr);
     }
@@ -506,7 +509,11 @@ fn an_npm_tool_on_a_foundation_with_a_context_copy_comes_from_the_harness_cache(
         p.dir.path(),
         &["--target", "harness", "--cache-to", &harness_to],
     );
-    assert!(ran(&out.stderr, "[harness] npm semver@7.6.3"), "{}", out.stderr);
+    assert!(
+        ran(&out.stderr, "[harness] npm semver@7.6.3"),
+        "{}",
+        out.stderr
+    );
 
     // The project's job on a fresh runner, both caches imported as docs/ci.md lists them:
     // neither the tool nor the extension runs again. (Before small context files were
