@@ -180,6 +180,8 @@ struct Ctx<'a> {
     input: &'a Input<'a>,
     platform: Platform,
     pb_platform: llb_graph::pb::Platform,
+    /// The proxy build arguments, for every step that may use the network.
+    proxy: Option<llb_graph::pb::ProxyEnv>,
     epoch: Option<i64>,
     created: Option<String>,
     history: Vec<(String, bool)>,
@@ -187,6 +189,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// `e` with the proxy build arguments, when there are any.
+    fn proxied(&self, e: Exec) -> Exec {
+        match &self.proxy {
+            Some(p) => e.proxy_env(p.clone()),
+            None => e,
+        }
+    }
+
     fn name(&self, part: &str, what: &str) -> String {
         // In a stacked build every step says so: old daemons cannot show warnings, but
         // every client shows vertex names.
@@ -247,11 +257,15 @@ impl Ctx<'_> {
             .string("WorkingDir")
             .filter(|w| w.starts_with('/'))
             .unwrap_or_else(|| "/".into());
+        let proxy = self.proxy.clone();
         let exec = |root: State, cmd: &str| {
             let mut e = Exec::new(root, ["/bin/sh", "-c", cmd])
                 .cwd(&cwd)
                 .user(&user)
                 .platform(self.pb_platform.clone());
+            if let Some(p) = &proxy {
+                e = e.proxy_env(p.clone());
+            }
             for kv in &env {
                 if let Some((k, v)) = kv.split_once('=') {
                     e = e.env(k, v);
@@ -393,8 +407,9 @@ impl Ctx<'_> {
              gone=$(LC_ALL=C comm -23 /tmp/.aishell-before /tmp/.aishell-after | head -n 20); \
              if [ -n \"$gone\" ]; then echo \"npm install of {spec} deleted files outside {prefix} (a harness layer may only add files under the prefix; the deletions would remove them from the image):\" >&2; echo \"$gone\" >&2; exit 1; fi"
         );
-        let mut e =
-            Exec::new(base, ["/bin/sh", "-c", cmd.as_str()]).platform(self.pb_platform.clone());
+        let mut e = self.proxied(
+            Exec::new(base, ["/bin/sh", "-c", cmd.as_str()]).platform(self.pb_platform.clone()),
+        );
         for kv in config.env_list() {
             if let Some((k, v)) = kv.split_once('=') {
                 e = e.env(k, v);
@@ -539,6 +554,13 @@ fn context<'a>(input: &'a Input<'a>) -> Ctx<'a> {
     Ctx {
         input,
         pb_platform: llb_graph::platform(&platform.os, &platform.arch, platform.variant.as_deref()),
+        proxy: input.options.proxies().map(|p| llb_graph::pb::ProxyEnv {
+            http_proxy: p.http,
+            https_proxy: p.https,
+            ftp_proxy: p.ftp,
+            no_proxy: p.no,
+            all_proxy: p.all,
+        }),
         platform,
         epoch,
         created: epoch.map(rfc3339),

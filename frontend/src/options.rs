@@ -80,6 +80,22 @@ pub enum MergeMode {
     Stack,
 }
 
+/// The predefined proxy build arguments: handed to every step that may use the network,
+/// never part of a cache key or of the image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxies {
+    /// `HTTP_PROXY` / `http_proxy`.
+    pub http: String,
+    /// `HTTPS_PROXY` / `https_proxy`.
+    pub https: String,
+    /// `FTP_PROXY` / `ftp_proxy`.
+    pub ftp: String,
+    /// `NO_PROXY` / `no_proxy`.
+    pub no: String,
+    /// `ALL_PROXY` / `all_proxy`.
+    pub all: String,
+}
+
 /// Everything the frontend reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -230,6 +246,40 @@ impl Options {
         self.worker_platform
             .clone()
             .unwrap_or_else(Platform::linux_amd64)
+    }
+
+    /// The proxies of the predefined proxy build arguments (`HTTP_PROXY`, `https_proxy`, …,
+    /// in any case, as BuildKit's Dockerfile frontend reads them), or `None` without any.
+    ///
+    /// ```
+    /// use aishell_frontend::options::Options;
+    /// let mut o = Options::default();
+    /// assert!(o.proxies().is_none());
+    /// o.build_args.insert("https_proxy".into(), "http://proxy:3128".into());
+    /// o.build_args.insert("NO_PROXY".into(), "localhost".into());
+    /// let p = o.proxies().unwrap();
+    /// assert_eq!((p.https.as_str(), p.no.as_str(), p.http.as_str()), ("http://proxy:3128", "localhost", ""));
+    /// ```
+    pub fn proxies(&self) -> Option<Proxies> {
+        let mut p = Proxies::default();
+        let mut any = false;
+        for (k, v) in &self.build_args {
+            let slot = match k.to_ascii_lowercase().as_str() {
+                "http_proxy" => &mut p.http,
+                "https_proxy" => &mut p.https,
+                "ftp_proxy" => &mut p.ftp,
+                "no_proxy" => &mut p.no,
+                "all_proxy" => &mut p.all,
+                _ => continue,
+            };
+            // Upper and lower case both given: the upper-case one (sorted first) is kept
+            // unless it is empty.
+            if slot.is_empty() {
+                *slot = v.clone();
+            }
+            any = true;
+        }
+        any.then_some(p)
     }
 
     /// The value of `SOURCE_DATE_EPOCH`, if set and valid.

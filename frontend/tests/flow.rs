@@ -895,3 +895,76 @@ foundation:
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn proxy_build_args_reach_every_step_that_may_use_the_network() {
+    let spec = "version: 1
+foundation:
+  from: aishell-test/busybox:1
+  apt: [curl]
+  run: [echo f]
+extension:
+  run: [echo e]
+harness:
+  npm:
+    semver: \"7.6.3\"
+";
+    let execs = |fake: &Fake| -> Vec<pb::ExecOp> {
+        let def = fake.solves.last().unwrap().definition.clone().unwrap();
+        ops(&def)
+            .into_iter()
+            .filter_map(|op| match op.op {
+                Some(pb::op::Op::Exec(e)) if e.meta.as_ref().unwrap().args[0] == "/bin/sh" => {
+                    Some(e)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let mut fake = Fake::new(spec, true);
+    let args = [
+        "build-arg:HTTP_PROXY=http://proxy.example:3128",
+        "build-arg:https_proxy=http://proxy.example:3129",
+        "build-arg:no_proxy=localhost,.internal",
+    ];
+    run(&mut fake, env(&args)).await.unwrap();
+    assert_returned_ok(&fake.returns);
+    let proxied = execs(&fake);
+    // apt, the foundation's run, the extension's run and the npm install
+    assert_eq!(proxied.len(), 4, "{proxied:?}");
+    for e in &proxied {
+        let meta = e.meta.as_ref().unwrap();
+        let p = meta.proxy_env.as_ref().expect("proxy env");
+        assert_eq!(
+            (
+                p.http_proxy.as_str(),
+                p.https_proxy.as_str(),
+                p.no_proxy.as_str(),
+                p.ftp_proxy.as_str()
+            ),
+            (
+                "http://proxy.example:3128",
+                "http://proxy.example:3129",
+                "localhost,.internal",
+                ""
+            )
+        );
+        // Never in the step's environment or in the image: only BuildKit's proxy field.
+        assert!(
+            !meta.env.iter().any(|v| v.to_lowercase().contains("proxy")),
+            "{:?}",
+            meta.env
+        );
+    }
+    let ret = fake.returns[0].result.as_ref().unwrap();
+    let config = String::from_utf8_lossy(&ret.metadata["containerimage.config"]).to_lowercase();
+    assert!(!config.contains("proxy"), "{config}");
+
+    let mut plain = Fake::new(spec, true);
+    run(&mut plain, env(&[])).await.unwrap();
+    assert!(
+        execs(&plain)
+            .iter()
+            .all(|e| e.meta.as_ref().unwrap().proxy_env.is_none())
+    );
+}

@@ -76,6 +76,7 @@ pub struct Exec {
     platform: Option<pb::Platform>,
     mounts: Vec<(String, MountKind)>,
     keep_root: bool,
+    proxy: Option<pb::ProxyEnv>,
 }
 
 impl Exec {
@@ -95,6 +96,7 @@ impl Exec {
             platform: None,
             mounts: Vec::new(),
             keep_root: true,
+            proxy: None,
         }
     }
 
@@ -127,6 +129,21 @@ impl Exec {
     /// The platform to run for.
     pub fn platform(mut self, p: pb::Platform) -> Self {
         self.platform = Some(p);
+        self
+    }
+
+    /// Proxy variables for the process (`HTTP_PROXY`, …). BuildKit sets them in the
+    /// process's environment but leaves them out of the step's cache key, so a proxy
+    /// that differs between machines does not make a step run again.
+    ///
+    /// ```
+    /// use llb_graph::{Exec, Meta, State, pb};
+    /// let proxy = pb::ProxyEnv { http_proxy: "http://proxy:3128".into(), ..Default::default() };
+    /// let s = Exec::new(State::scratch(), ["/bin/true"]).proxy_env(proxy).build(Meta::default());
+    /// assert!(s.digest().is_some());
+    /// ```
+    pub fn proxy_env(mut self, proxy: pb::ProxyEnv) -> Self {
+        self.proxy = Some(proxy);
         self
     }
 
@@ -289,6 +306,9 @@ impl Exec {
                 pb::NetMode::None
             }
         };
+        if self.proxy.is_some() {
+            caps.push("exec.meta.proxyenv");
+        }
         caps.sort_unstable();
         caps.dedup();
         let op = pb::Op {
@@ -298,6 +318,7 @@ impl Exec {
                     env: self.env,
                     cwd: self.cwd,
                     user: self.user,
+                    proxy_env: self.proxy,
                     remove_mount_stubs_recursive: true,
                     ..Default::default()
                 }),

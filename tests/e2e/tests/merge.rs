@@ -470,3 +470,55 @@ image:
         "aishell-e2e/keys-foundation",
     ]);
 }
+
+#[test]
+fn proxy_build_args_reach_the_steps_but_not_their_cache_keys_nor_the_image() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1
+foundation:
+  from: {base}
+  run:
+    - echo \"$$HTTP_PROXY $$http_proxy $$no_proxy $$NO_PROXY\" > /proxy
+image:
+  cmd: [/bin/sh]
+",
+        base = busybox_image()
+    ));
+    let build = |tag: &str, proxy: &str| {
+        docker.build_ok(
+            project.path(),
+            ".aishell/image.yaml",
+            tag,
+            &[
+                "--build-arg",
+                &format!("HTTP_PROXY={proxy}"),
+                "--build-arg",
+                "no_proxy=localhost",
+            ],
+        )
+    };
+    build("aishell-e2e/proxy:one", "http://proxy-one.invalid:3128");
+    let one = "http://proxy-one.invalid:3128";
+    assert_eq!(
+        docker.sh("aishell-e2e/proxy:one", "cat /proxy"),
+        format!("{one} {one} localhost localhost\n"),
+        "the step sees both spellings of each proxy"
+    );
+    let env = docker.config("aishell-e2e/proxy:one")["Env"].to_string();
+    assert!(!env.to_lowercase().contains("proxy"), "{env}");
+
+    // Another proxy, as on another machine: the step is a cache hit, as in a Dockerfile.
+    let out = build("aishell-e2e/proxy:two", "http://proxy-two.invalid:3128");
+    assert_eq!(
+        vertex_cached(&out.stderr, "[foundation] run echo"),
+        Some(true),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        docker.sh("aishell-e2e/proxy:two", "cat /proxy"),
+        format!("{one} {one} localhost localhost\n")
+    );
+}
