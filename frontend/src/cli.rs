@@ -550,11 +550,18 @@ fn check(io: &Io, path: &Path, build: &BuildFlags) -> Result<(), Exit> {
                     Err(d) => offline::merge_unique(&mut diags, d),
                 }
             }
-            // Lint warnings, minus the rules a `# check=skip=` line switches off (the same
-            // as `docker buildx build --call check` reports).
-            let skip = crate::lint::Skip::from_text(&spec.text);
+            // Lint warnings, minus the rules the check directive switches off (the same
+            // as `docker buildx build --call check` reports); a directive that cannot be
+            // read is an error.
+            let directive = crate::lint::CheckDirective::for_build(&spec.text, &options.build_args);
+            if let Some(message) = &directive.invalid {
+                diags.push(Diagnostic {
+                    span: directive.span,
+                    ..Diagnostic::error(Default::default(), "", message.clone())
+                });
+            }
             for w in crate::lint::lint(&parsed, resolved.first()) {
-                if !skip.skips(&w) {
+                if !directive.skips(&w) {
                     diags.push(w);
                 }
             }

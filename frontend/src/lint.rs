@@ -18,7 +18,7 @@
 use crate::diag::Diagnostic;
 use crate::reference::is_pinned;
 use crate::spec::{self, CopySource, PerPlatform, ResolvedSpec, Spanned, Spec, Steps};
-use crate::yaml::Span;
+use crate::yaml::{Pos, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One check: its stable name and what it asks for, in one line.
@@ -137,21 +137,47 @@ pub fn args_in_use(spec: &Spec) -> BTreeSet<String> {
     used
 }
 
-/// Rules switched off by a `# check=skip=A,B` (or `skip=all`) line among the comment lines
-/// at the top of the spec, the same directive BuildKit's Dockerfile frontend reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Skip {
-    /// `skip=all`.
-    pub all: bool,
-    /// Rule names listed.
-    pub rules: BTreeSet<String>,
+/// Where each rule is explained: a page of docs/checks.md, by rule name.
+pub const DOCS_URL: &str = "https://github.com/org/aishell-frontend/blob/main/docs/checks.md";
+
+/// The documentation address of `rule` (`…/docs/checks.md#unusedarg`).
+pub fn url(rule: &str) -> String {
+    format!("{DOCS_URL}#{}", rule.to_ascii_lowercase())
 }
 
-impl Skip {
-    /// Reads the directive from the spec text; no directive means nothing is skipped.
+/// The build argument that sets the check directive from the command line, as for a
+/// Dockerfile (`--build-arg BUILDKIT_DOCKERFILE_CHECK=skip=UnusedArg;error=true`); it
+/// replaces a directive in the spec.
+pub const CHECK_ARG: &str = "BUILDKIT_DOCKERFILE_CHECK";
+
+/// The `# check=` directive among the comment lines at the top of the spec (the same one
+/// BuildKit's Dockerfile frontend reads), or the [`CHECK_ARG`] build argument.
+///
+/// ```
+/// use aishell_frontend::lint::CheckDirective;
+/// let d = CheckDirective::from_text("# syntax=x\n# check=skip=UnusedArg;error=true\nversion: 1\n");
+/// assert!(d.error && d.rules.contains("UnusedArg") && !d.all);
+/// assert_eq!(d.span.unwrap().start.line, 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckDirective {
+    /// `skip=all`: every rule is off.
+    pub all: bool,
+    /// Rule names listed in `skip=`.
+    pub rules: BTreeSet<String>,
+    /// `error=true`: a build with a warning of a rule that is on fails before it builds.
+    pub error: bool,
+    /// The directive's line in the spec (none when it came from [`CHECK_ARG`]).
+    pub span: Option<Span>,
+    /// A field that is not understood (`error=maybe`, `skp=…`): the build stops with it.
+    pub invalid: Option<String>,
+}
+
+impl CheckDirective {
+    /// Reads the directive from the spec text; no directive means every rule is on and
+    /// warnings stay warnings.
     pub fn from_text(text: &str) -> Self {
-        let mut skip = Skip::default();
-        for line in text.lines() {
+        for (i, line) in text.lines().enumerate() {
             let Some(comment) = line.trim_start().strip_prefix('#') else {
                 break;
             };
@@ -167,28 +193,80 @@ impl Skip {
             if !key.eq_ignore_ascii_case("check") {
                 continue;
             }
-            for field in value.split(';') {
-                let Some((k, v)) = field.split_once('=') else {
-                    continue;
-                };
-                if k.trim() != "skip" {
-                    continue;
-                }
-                for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    if name.eq_ignore_ascii_case("all") {
-                        skip.all = true;
-                    } else {
-                        skip.rules.insert(name.to_string());
+            let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let width = u32::try_from(line.chars().count()).unwrap_or(u32::MAX);
+            let mut d = Self::parse(value);
+            d.span = Some(Span {
+                start: Pos::new(line_no, 1),
+                end: Pos::new(line_no, width + 1),
+            });
+            return d;
+        }
+        CheckDirective::default()
+    }
+
+    /// The directive of a build: [`CHECK_ARG`] when it is given, else the spec's.
+    pub fn for_build(text: &str, build_args: &BTreeMap<String, String>) -> Self {
+        match build_args.get(CHECK_ARG) {
+            Some(v) => Self::parse(v),
+            None => Self::from_text(text),
+        }
+    }
+
+    /// `skip=A,B;error=true`.
+    fn parse(value: &str) -> Self {
+        let mut d = CheckDirective::default();
+        for field in value.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+            let (k, v) = field.split_once('=').unwrap_or((field, ""));
+            match k.trim() {
+                "skip" => {
+                    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        if name.eq_ignore_ascii_case("all") {
+                            d.all = true;
+                        } else {
+                            d.rules.insert(name.to_string());
+                        }
                     }
+                }
+                // The spellings Go's strconv.ParseBool takes, as the Dockerfile frontend.
+                "error" => match v.trim() {
+                    "1" | "t" | "T" | "true" | "TRUE" | "True" => d.error = true,
+                    "0" | "f" | "F" | "false" | "FALSE" | "False" => d.error = false,
+                    other => {
+                        d.invalid.get_or_insert(format!(
+                            "check directive: `error={other}` is not true or false"
+                        ));
+                    }
+                },
+                other => {
+                    d.invalid.get_or_insert(format!(
+                        "check directive: unknown field `{other}`; expected skip=<rules> or error=<true|false>"
+                    ));
                 }
             }
         }
-        skip
+        d
     }
 
     /// True when `d` is switched off.
     pub fn skips(&self, d: &Diagnostic) -> bool {
         self.all || d.rule.is_some_and(|r| self.rules.contains(r))
+    }
+
+    /// With `error=true`, the message that fails a build whose `warnings` (already
+    /// filtered by [`Self::skips`]) are not empty: `lint violation found for rules: A, B`.
+    pub fn violation(&self, warnings: &[Diagnostic]) -> Option<String> {
+        if !self.error || warnings.is_empty() {
+            return None;
+        }
+        let rules: BTreeSet<&str> = warnings
+            .iter()
+            .map(|d| d.rule.unwrap_or("Unknown"))
+            .collect();
+        Some(format!(
+            "lint violation found for rules: {}",
+            rules.into_iter().collect::<Vec<_>>().join(", ")
+        ))
     }
 }
 
@@ -538,23 +616,57 @@ image:
     }
 
     #[test]
-    fn skip_directive() {
-        let s = Skip::from_text(
+    fn check_directive() {
+        let s = CheckDirective::from_text(
             "# syntax=x\n# check=skip=UnusedArg, FoundationNotPinned\nversion: 1\n",
         );
         assert!(s.rules.contains("UnusedArg") && s.rules.contains("FoundationNotPinned"));
-        assert!(!s.all);
-        assert!(Skip::from_text("# check=skip=all;error=true\n").all);
+        assert!(!s.all && !s.error && s.invalid.is_none());
+        assert_eq!(s.span.unwrap().start, Pos::new(2, 1));
+        let e = CheckDirective::from_text("# check=skip=all;error=true\n");
+        assert!(e.all && e.error);
         // A directive after the first ordinary comment or line is prose, not a directive.
         assert_eq!(
-            Skip::from_text("# a comment\n# check=skip=all\n"),
-            Skip::default()
+            CheckDirective::from_text("# a comment\n# check=skip=all\n"),
+            CheckDirective::default()
         );
         assert_eq!(
-            Skip::from_text("version: 1\n# check=skip=all\n"),
-            Skip::default()
+            CheckDirective::from_text("version: 1\n# check=skip=all\n"),
+            CheckDirective::default()
         );
         let d = Diagnostic::warning(Span::default(), "", "m").with_rule("UnusedArg");
         assert!(s.skips(&d));
+        // error=true turns the remaining warnings into one failure naming their rules.
+        let on = CheckDirective::from_text("# check=error=true\n");
+        let w = vec![
+            Diagnostic::warning(Span::default(), "", "a").with_rule("UnusedArg"),
+            Diagnostic::warning(Span::default(), "", "b").with_rule("FoundationNotPinned"),
+            Diagnostic::warning(Span::default(), "", "c").with_rule("UnusedArg"),
+        ];
+        assert_eq!(
+            on.violation(&w).as_deref(),
+            Some("lint violation found for rules: FoundationNotPinned, UnusedArg")
+        );
+        assert_eq!(on.violation(&[]), None);
+        assert_eq!(
+            s.violation(&w),
+            None,
+            "without error=true, warnings stay warnings"
+        );
+        // Bad values are reported, not guessed.
+        let bad = CheckDirective::from_text("# check=error=maybe\n");
+        assert!(bad.invalid.unwrap().contains("`error=maybe`"));
+        assert!(
+            CheckDirective::from_text("# check=skp=UnusedArg\n")
+                .invalid
+                .unwrap()
+                .contains("unknown field `skp`")
+        );
+        // The build argument replaces the spec's directive.
+        let args = BTreeMap::from([(CHECK_ARG.to_string(), "error=true".to_string())]);
+        let b = CheckDirective::for_build("# check=skip=all\n", &args);
+        assert!(b.error && !b.all && b.span.is_none());
+        assert!(CheckDirective::for_build("# check=skip=all\n", &BTreeMap::new()).all);
+        assert_eq!(url("UnusedArg"), format!("{DOCS_URL}#unusedarg"));
     }
 }

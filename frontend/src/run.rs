@@ -452,7 +452,13 @@ async fn resolve_images<B: Bridge>(
     Ok(out)
 }
 
-async fn warn<B: Bridge>(b: &mut B, spec: &SpecFile, message: &str, at: Option<Span>) {
+async fn warn<B: Bridge>(
+    b: &mut B,
+    spec: &SpecFile,
+    message: &str,
+    at: Option<Span>,
+    url: Option<String>,
+) {
     let Some(digest) = &spec.digest else { return };
     // With a position the client prints the spec excerpt under the warning, as it does
     // for the Dockerfile frontend's checks.
@@ -484,11 +490,32 @@ async fn warn<B: Bridge>(b: &mut B, spec: &SpecFile, message: &str, at: Option<S
             digest: digest.clone(),
             level: 1,
             short: message.as_bytes().to_vec(),
+            url: url.unwrap_or_default(),
             info,
             ranges,
             ..Default::default()
         })
         .await;
+}
+
+/// The failure of a build stopped by its check directive (`error=true` with warnings, or a
+/// directive that cannot be read), at the directive's line when it is in the spec.
+fn directive_failure(
+    file: &SpecFile,
+    directive: &crate::lint::CheckDirective,
+    message: String,
+) -> Failure {
+    match directive.span {
+        Some(span) => {
+            let mut d = Diagnostics::new(&file.filename);
+            d.push(Diagnostic::error(span, "", message));
+            Failure::diags(d)
+        }
+        None => Failure::new(
+            code::INVALID_ARGUMENT,
+            format!("{message} ({})", crate::lint::CHECK_ARG),
+        ),
+    }
 }
 
 /// Runs the pure steps behind a panic guard: a bug must reach the user as an error
@@ -916,6 +943,11 @@ pub async fn build<B: Bridge>(
         )
     })?;
     let parsed = guarded(|| spec::parse_spec(&file.filename, &text).map_err(Failure::diags))?;
+    let directive = crate::lint::CheckDirective::for_build(&text, &opts.build_args);
+    if let Some(message) = &directive.invalid {
+        return Err(directive_failure(&file, &directive, message.clone()));
+    }
+    let mut linted = false;
 
     let platforms = opts.target_platforms();
     let multi = platforms.len() > 1 || opts.multi_platform;
@@ -935,6 +967,26 @@ pub async fn build<B: Bridge>(
             )
             .map_err(Failure::diags)
         })?;
+        if !linted {
+            // The spec checks of `--call check` are shown during builds too (once, for
+            // the first platform), unless the check directive skips them; with
+            // `error=true` a warning stops the build here, before anything is built.
+            let found: Vec<Diagnostic> = crate::lint::lint(&parsed, Some(&resolved))
+                .into_iter()
+                .filter(|d| !directive.skips(d))
+                .collect();
+            for d in &found {
+                let short = match d.rule {
+                    Some(rule) => format!("{rule}: {}", d.message),
+                    None => d.message.clone(),
+                };
+                warn(b, &file, &short, d.span, d.rule.map(crate::lint::url)).await;
+            }
+            if let Some(message) = directive.violation(&found) {
+                return Err(directive_failure(&file, &directive, message));
+            }
+            linted = true;
+        }
         let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
         let mut input = convert::Input {
@@ -968,19 +1020,7 @@ pub async fn build<B: Bridge>(
         }
         if !warned {
             for w in &conv.warnings {
-                warn(b, &file, w, None).await;
-            }
-            // The spec checks of `--call check` are shown during builds too (once, for
-            // the first platform), unless the spec skips them with `# check=skip=`.
-            let skip = crate::lint::Skip::from_text(&text);
-            for d in crate::lint::lint(&parsed, Some(&resolved)) {
-                if !skip.skips(&d) {
-                    let short = match d.rule {
-                        Some(rule) => format!("{rule}: {}", d.message),
-                        None => d.message.clone(),
-                    };
-                    warn(b, &file, &short, d.span).await;
-                }
+                warn(b, &file, w, None, None).await;
             }
             warned = true;
         }

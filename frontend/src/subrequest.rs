@@ -13,7 +13,7 @@
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::gateway::Bridge;
-use crate::lint::{self, Skip};
+use crate::lint::{self, CheckDirective};
 use crate::options::{Options, Target};
 use crate::run::code::{INVALID_ARGUMENT, UNIMPLEMENTED};
 use crate::run::{Failure, SpecFile};
@@ -312,10 +312,13 @@ pub fn check(file: &SpecFile, opts: &Options) -> gw::Result {
                     }
                 }
             }
-            let skip = Skip::from_text(&text);
+            let directive = CheckDirective::for_build(&text, &opts.build_args);
+            if let (None, Some(message)) = (&error, &directive.invalid) {
+                error = Some((message.clone(), directive.span));
+            }
             warnings = lint::lint(&spec, first.as_ref())
                 .into_iter()
-                .filter(|d| !skip.skips(d))
+                .filter(|d| !directive.skips(d))
                 .collect();
         }
     }
@@ -336,6 +339,7 @@ pub fn check(file: &SpecFile, opts: &Options) -> gw::Result {
                 "description",
                 lint::rule(rule).map_or("", |r| r.description),
             );
+            put_str(&mut o, "url", &lint::url(rule));
             o.insert("detail".into(), json!(detail(d)));
             // buildx reads the location of every warning, so each one has one.
             o.insert("location".into(), location(d.span.unwrap_or_default()));
@@ -379,9 +383,10 @@ fn check_text(
         n => format!("Check complete, {n} warnings have been found!\n"),
     };
     for d in warnings {
+        let rule = d.rule.unwrap_or("Unknown");
         txt.push_str(&format!(
-            "\nWARNING: {}\n{}\n",
-            d.rule.unwrap_or("Unknown"),
+            "\nWARNING: {rule} - {}\n{}\n",
+            lint::url(rule),
             detail(d)
         ));
         if let Some(span) = d.span {

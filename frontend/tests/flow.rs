@@ -47,6 +47,8 @@ struct Fake {
     solves: Vec<gw::SolveRequest>,
     returns: Vec<gw::ReturnRequest>,
     warnings: Vec<String>,
+    /// The documentation address of each warning.
+    warning_urls: Vec<String>,
     resolved: Vec<String>,
 }
 
@@ -237,6 +239,7 @@ impl Bridge for Fake {
     }
     async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
         self.warnings.push(String::from_utf8(req.short).unwrap());
+        self.warning_urls.push(req.url);
         Ok(())
     }
     async fn evaluate(&mut self, _r: String) -> GwResult<()> {
@@ -459,6 +462,76 @@ async fn spec_checks_are_shown_as_warnings_during_a_build_unless_skipped() {
     let left = warned(&skipped).await;
     assert!(!left.contains(&"FoundationNotPinned".into()), "{left:?}");
     assert!(left.contains(&"PlainHttpDownload".into()), "{left:?}");
+}
+
+#[tokio::test]
+async fn warnings_link_their_rule_and_check_error_true_stops_the_build_before_it_builds() {
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    let i = fake
+        .warnings
+        .iter()
+        .position(|w| w.starts_with("FoundationNotPinned: "))
+        .unwrap();
+    assert!(
+        fake.warning_urls[i].ends_with("/docs/checks.md#foundationnotpinned"),
+        "{:?}",
+        fake.warning_urls
+    );
+
+    // `error=true` in the spec: the warnings are shown, then the build fails at the
+    // directive's line, having solved nothing but the spec.
+    let strict = SPEC.replacen('\n', "\n# check=skip=PlainHttpDownload;error=true\n", 1);
+    let mut fake = Fake::new(&strict, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    let err = error_of(&fake.returns);
+    assert_mentions(
+        err,
+        &[
+            "lint violation found for rules: FoundationNotPinned",
+            "image.yaml:2:",
+        ],
+    );
+    assert!(
+        !err.contains("PlainHttpDownload"),
+        "skipped rules do not count: {err}"
+    );
+    assert_eq!(fake.solves.len(), 1, "only the spec was loaded");
+    assert!(
+        fake.warnings
+            .iter()
+            .any(|w| w.starts_with("FoundationNotPinned: "))
+    );
+
+    // The same from the command line, which replaces the spec's directive.
+    let mut fake = Fake::new(SPEC, true);
+    run(
+        &mut fake,
+        env(&["build-arg:BUILDKIT_DOCKERFILE_CHECK=error=true"]),
+    )
+    .await
+    .unwrap();
+    assert_mentions(
+        error_of(&fake.returns),
+        &["lint violation found for rules: FoundationNotPinned, PlainHttpDownload"],
+    );
+    let mut fake = Fake::new(&strict, true);
+    run(
+        &mut fake,
+        env(&["build-arg:BUILDKIT_DOCKERFILE_CHECK=skip=all"]),
+    )
+    .await
+    .unwrap();
+    assert_returned_ok(&fake.returns);
+
+    // A directive that cannot be read stops the build with what is wrong.
+    let bad = SPEC.replacen('\n', "\n# check=error=sometimes\n", 1);
+    let mut fake = Fake::new(&bad, true);
+    run(&mut fake, env(&[])).await.unwrap();
+    assert_mentions(
+        error_of(&fake.returns),
+        &["`error=sometimes` is not true or false", "image.yaml:2:"],
+    );
 }
 
 #[tokio::test]

@@ -378,9 +378,14 @@ async fn check_with_warnings_has_status_1_and_buildx_shaped_json() {
     for w in warnings {
         assert!(!w["description"].as_str().unwrap().is_empty());
         assert!(!w["detail"].as_str().unwrap().is_empty());
-        assert!(
-            w.get("url").is_none(),
-            "no URL: the rules are documented in docs/checks.md"
+        // Each rule's page in docs/checks.md (its heading's anchor).
+        let rule = w["ruleName"].as_str().unwrap();
+        assert_eq!(
+            w["url"],
+            json!(format!(
+                "https://github.com/org/aishell-frontend/blob/main/docs/checks.md#{}",
+                rule.to_lowercase()
+            ))
         );
         // Every warning has a location in source 0 (sourceIndex 0 is left out, as Go does).
         assert!(w["location"].get("sourceIndex").is_none());
@@ -403,7 +408,12 @@ async fn check_with_warnings_has_status_1_and_buildx_shaped_json() {
         txt.starts_with("Check complete, 4 warnings have been found!\n"),
         "{txt}"
     );
-    assert!(txt.contains("WARNING: FoundationNotPinned"), "{txt}");
+    assert!(
+        txt.contains(
+            "WARNING: FoundationNotPinned - https://github.com/org/aishell-frontend/blob/main/docs/checks.md#foundationnotpinned\n"
+        ),
+        "{txt}"
+    );
     assert!(txt.contains("image.yaml:9\n"), "{txt}");
 }
 
@@ -435,6 +445,34 @@ async fn skipped_rules_are_not_reported() {
         "{}",
         meta_str(r, "result.txt")
     );
+}
+
+#[tokio::test]
+async fn the_check_directive_of_the_build_argument_wins_and_a_bad_one_is_the_build_error() {
+    // BUILDKIT_DOCKERFILE_CHECK replaces the spec's directive, as for a Dockerfile.
+    let skipped = spec_with_warnings().replacen("\n", "\n# check=skip=all\n", 1);
+    let opts = [
+        "requestid=frontend.lint",
+        "build-arg:BUILDKIT_DOCKERFILE_CHECK=skip=UnusedArg",
+    ];
+    let fake = Fake::call(&skipped, &opts).await;
+    let j = result_json(fake.result());
+    assert_eq!(j["warnings"].as_array().unwrap().len(), 3, "{j}");
+
+    let bad = clean_spec().replacen("\n", "\n# check=skip=all;eror=true\n", 1);
+    let fake = Fake::call(&bad, &["requestid=frontend.lint"]).await;
+    let r = fake.result();
+    assert_eq!(meta_str(r, "result.statuscode"), "1");
+    let j = result_json(r);
+    let e = &j["buildError"];
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `eror`"),
+        "{e}"
+    );
+    assert_eq!(first_line(&e["location"]), 2);
 }
 
 #[tokio::test]

@@ -218,6 +218,13 @@ fn call_check_with_warnings_prints_them_and_exits_non_zero() {
             "{rule}:\n{}",
             output(&r)
         );
+        // with the link to the rule's section of docs/checks.md
+        assert!(
+            r.stdout
+                .contains(&format!("docs/checks.md#{}", rule.to_lowercase())),
+            "{rule}:\n{}",
+            output(&r)
+        );
     }
     // The excerpt marks the spec line.
     assert!(r.stdout.contains(">>>"), "{}", output(&r));
@@ -247,6 +254,46 @@ fn call_check_with_warnings_prints_them_and_exits_non_zero() {
     ));
     let r = call(&docker, &project, "check", &[]);
     assert!(r.ok, "{}", output(&r));
+}
+
+#[test]
+fn a_build_with_check_error_true_stops_at_a_warning_before_building() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    // busybox by tag only: FoundationNotPinned.
+    let body = format!(
+        "version: 1\nfoundation:\n  from: {}\n  run: [echo built > /built]\n",
+        busybox_image()
+    );
+    project.spec(&format!("# check=error=true\n{body}"));
+    let r = docker.build(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/check-error:1",
+        &[],
+    );
+    assert!(!r.ok, "{}", output(&r));
+    assert!(
+        r.stderr
+            .contains("lint violation found for rules: FoundationNotPinned"),
+        "{}",
+        output(&r)
+    );
+    assert!(
+        !r.stderr.contains("run echo built"),
+        "nothing is built:\n{}",
+        output(&r)
+    );
+    // The command line's directive replaces the spec's: the same spec builds.
+    docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/check-error:1",
+        &[
+            "--build-arg",
+            "BUILDKIT_DOCKERFILE_CHECK=skip=FoundationNotPinned",
+        ],
+    );
 }
 
 #[test]
