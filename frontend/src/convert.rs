@@ -103,6 +103,11 @@ pub struct Conversion {
     pub foundation: State,
     /// The foundation plus the extension, as built (equal to `foundation` without one).
     pub extension: State,
+    /// The config of the image the result starts from (`foundation.from`), for the
+    /// exporter (`containerimage.base.config`): with `rewrite-timestamp=true` it leaves the
+    /// layers that are the base image's as they are. `None` for the harness target, which
+    /// starts from scratch.
+    pub base_config: Option<Value>,
     /// Warnings for the user.
     pub warnings: Vec<String>,
 }
@@ -845,12 +850,14 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     if let Some(c) = &cx.created {
         config.set_created(c);
     }
+    let base_config = (input.options.target != Target::Harness).then(|| base.config.clone());
     Ok(Conversion {
         state,
         config,
         layers,
         foundation,
         extension,
+        base_config,
         warnings: cx.warnings,
     })
 }

@@ -954,7 +954,7 @@ pub async fn build<B: Bridge>(
     let build_platform = opts.build_platform();
     let mut image_cache = BTreeMap::new();
     let mut context_cache = BTreeMap::new();
-    let mut per_platform: Vec<(Platform, String, Vec<u8>)> = Vec::new();
+    let mut per_platform: Vec<Built> = Vec::new();
     let mut warned = false;
     for platform in &platforms {
         let resolved = guarded(|| {
@@ -1034,24 +1034,42 @@ pub async fn build<B: Bridge>(
             .await
             .map_err(|s| Failure::gateway("solve failed", &s))?;
         let id = ref_id(&resp).unwrap_or_default();
-        per_platform.push((platform.clone(), id, conv.config.to_bytes()));
+        per_platform.push(Built {
+            platform: platform.clone(),
+            id,
+            config: conv.config.to_bytes(),
+            base_config: conv
+                .base_config
+                .as_ref()
+                .and_then(|c| serde_json::to_vec(c).ok()),
+        });
     }
 
     let mut metadata = BTreeMap::new();
     let epoch = opts.source_date_epoch();
     let result = if !multi {
-        let (_, id, config) = per_platform.remove(0);
-        metadata.insert("containerimage.config".to_string(), config);
+        let built = per_platform.remove(0);
+        metadata.insert("containerimage.config".to_string(), built.config);
+        if let Some(base) = built.base_config {
+            metadata.insert("containerimage.base.config".to_string(), base);
+        }
         if let Some(e) = epoch {
             metadata.insert("source.date.epoch".into(), e.to_string().into_bytes());
         }
-        gw::result::Result::Ref(gw::Ref { id, def: None })
+        gw::result::Result::Ref(gw::Ref {
+            id: built.id,
+            def: None,
+        })
     } else {
         let mut refs = BTreeMap::new();
         let mut list = Vec::new();
-        for (p, id, config) in per_platform {
+        for built in per_platform {
+            let p = built.platform;
             let key = p.to_string();
-            metadata.insert(format!("containerimage.config/{key}"), config);
+            metadata.insert(format!("containerimage.config/{key}"), built.config);
+            if let Some(base) = built.base_config {
+                metadata.insert(format!("containerimage.base.config/{key}"), base);
+            }
             if let Some(e) = epoch {
                 metadata.insert(
                     format!("source.date.epoch/{key}"),
@@ -1059,7 +1077,13 @@ pub async fn build<B: Bridge>(
                 );
             }
             list.push(json!({"ID": key, "Platform": p.to_json()}));
-            refs.insert(key, gw::Ref { id, def: None });
+            refs.insert(
+                key,
+                gw::Ref {
+                    id: built.id,
+                    def: None,
+                },
+            );
         }
         metadata.insert(
             "refs.platforms".into(),
@@ -1072,6 +1096,17 @@ pub async fn build<B: Bridge>(
         result: Some(result),
         ..Default::default()
     })
+}
+
+/// One platform's solved image, for the result.
+struct Built {
+    platform: Platform,
+    /// The ref of the solved image.
+    id: String,
+    /// `containerimage.config`.
+    config: Vec<u8>,
+    /// `containerimage.base.config`, when the image starts from a base image.
+    base_config: Option<Vec<u8>>,
 }
 
 /// Runs the frontend against `b` and calls `Return` exactly once.

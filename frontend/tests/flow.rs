@@ -371,6 +371,34 @@ async fn builds_a_merge_of_three_parts_and_returns_once() {
     assert_eq!(config["os"], json!("linux"));
     assert_eq!(config["architecture"], json!("amd64"));
     assert!(config.get("rootfs").is_none());
+    // The base image's config, so that rewrite-timestamp keeps the base image's layers.
+    let base: Value =
+        serde_json::from_slice(&result.metadata["containerimage.base.config"]).unwrap();
+    assert_eq!(base["rootfs"]["diff_ids"], json!(["sha256:aa"]));
+}
+
+#[tokio::test]
+async fn the_harness_target_has_no_base_image_and_two_platforms_have_one_each() {
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&["target=harness"])).await.unwrap();
+    let result = fake.returns[0].result.as_ref().unwrap();
+    assert!(result.metadata.contains_key("containerimage.config"));
+    assert!(
+        !result.metadata.contains_key("containerimage.base.config"),
+        "the harness target starts from scratch"
+    );
+
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&["platform=linux/amd64,linux/arm64"]))
+        .await
+        .unwrap();
+    let result = fake.returns[0].result.as_ref().unwrap();
+    for p in ["linux/amd64", "linux/arm64"] {
+        let base: Value =
+            serde_json::from_slice(&result.metadata[&format!("containerimage.base.config/{p}")])
+                .unwrap();
+        assert_eq!(base["rootfs"]["diff_ids"], json!(["sha256:aa"]), "{p}");
+    }
 }
 
 fn by_digest(def: &pb::Definition) -> BTreeMap<String, pb::Op> {

@@ -676,6 +676,47 @@ fn harness_layers_are_reproducible_from_clean_caches() {
     }
 }
 
+#[test]
+fn rewrite_timestamp_keeps_the_base_image_layers() {
+    let Some(docker) = engine() else { return };
+    let _g = shared();
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1\nfoundation:\n  from: {base}\n  run: [echo {run} > /f]\n",
+        base = busybox_image(),
+        run = nonce(),
+    ));
+    // The base image's files are younger than the epoch, so without the base config in
+    // the result (containerimage.base.config) the exporter would rewrite its layers too.
+    let base = docker.layers(&busybox_image());
+    let out = tempfile::tempdir().unwrap();
+    let tar = out.path().join("oci.tar");
+    docker.buildx_ok(
+        project.path(),
+        spec_path(),
+        &[
+            "--provenance=false",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000000",
+            "--output",
+            &format!("type=oci,dest={},rewrite-timestamp=true", tar.display()),
+        ],
+    );
+    let images = OciLayout::read(&tar).images();
+    let diff_ids: Vec<String> = images[0].config["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert!(diff_ids.len() > base.len(), "{diff_ids:?}");
+    assert_eq!(
+        diff_ids[..base.len()],
+        base[..],
+        "the base image's layers are kept as they are"
+    );
+}
+
 /// Harness layers built by *different* engines (scripts/test runs this file on Docker 26.1,
 /// on 28.5 and on a standalone buildkitd) are identical: each run records its layer digests,
 /// uncompressed so the digest is the content's and not one gzip implementation's, under the
