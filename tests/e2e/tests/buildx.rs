@@ -686,8 +686,9 @@ fn rewrite_timestamp_keeps_the_base_image_layers() {
         base = busybox_image(),
         run = nonce(),
     ));
-    // The base image's files are younger than the epoch, so without the base config in
-    // the result (containerimage.base.config) the exporter would rewrite its layers too.
+    // The base image's files are younger than this epoch (a day after 1970), so without
+    // the base config in the result (containerimage.base.config) the exporter would
+    // rewrite its layers too.
     let base = docker.layers(&busybox_image());
     let out = tempfile::tempdir().unwrap();
     let tar = out.path().join("oci.tar");
@@ -697,7 +698,7 @@ fn rewrite_timestamp_keeps_the_base_image_layers() {
         &[
             "--provenance=false",
             "--build-arg",
-            "SOURCE_DATE_EPOCH=1700000000",
+            "SOURCE_DATE_EPOCH=86400",
             "--output",
             &format!("type=oci,dest={},rewrite-timestamp=true", tar.display()),
         ],
