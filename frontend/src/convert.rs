@@ -13,14 +13,15 @@
 
 use crate::context::ContextFiles;
 use crate::image_config::{ImageConfig, rfc3339};
-use crate::options::{MergeMode, Options, Target};
+use crate::options::{MergeMode, Network, Options, Target};
 use crate::platform::Platform;
 use crate::spec::{
     BinaryTool, CopySource, Extension, NpmTool, Part, PerPlatform, ResolvedSpec, Spanned, Steps,
 };
 use crate::yaml::Span;
 use llb_graph::{
-    CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, Source, State, diff, merge,
+    CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, NetMode, Source, State, diff,
+    merge,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -185,8 +186,6 @@ struct Ctx<'a> {
     input: &'a Input<'a>,
     platform: Platform,
     pb_platform: llb_graph::pb::Platform,
-    /// The proxy build arguments, for every step that may use the network.
-    proxy: Option<llb_graph::pb::ProxyEnv>,
     epoch: Option<i64>,
     created: Option<String>,
     history: Vec<(String, bool)>,
@@ -194,14 +193,6 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// `e` with the proxy build arguments, when there are any.
-    fn proxied(&self, e: Exec) -> Exec {
-        match &self.proxy {
-            Some(p) => e.proxy_env(p.clone()),
-            None => e,
-        }
-    }
-
     fn name(&self, part: &str, what: &str) -> String {
         // In a stacked build every step says so: old daemons cannot show warnings, but
         // every client shows vertex names.
@@ -220,7 +211,7 @@ impl Ctx<'_> {
     fn meta(&self, part: &str, what: &str, span: Span) -> Meta {
         Meta::named(self.name(part, what))
             .at(loc(span))
-            .no_cache(self.input.options.no_cache)
+            .no_cache(self.input.options.no_cache.part(part))
     }
 
     fn image(&self, written: &str) -> Result<&ImageInfo, ConvertError> {
@@ -262,15 +253,15 @@ impl Ctx<'_> {
             .string("WorkingDir")
             .filter(|w| w.starts_with('/'))
             .unwrap_or_else(|| "/".into());
-        let proxy = self.proxy.clone();
+        let options = self.input.options;
         let exec = |root: State, cmd: &str| {
-            let mut e = Exec::new(root, ["/bin/sh", "-c", cmd])
-                .cwd(&cwd)
-                .user(&user)
-                .platform(self.pb_platform.clone());
-            if let Some(p) = &proxy {
-                e = e.proxy_env(p.clone());
-            }
+            let mut e = with_run_options(
+                Exec::new(root, ["/bin/sh", "-c", cmd])
+                    .cwd(&cwd)
+                    .user(&user)
+                    .platform(self.pb_platform.clone()),
+                options,
+            );
             for kv in &env {
                 if let Some((k, v)) = kv.split_once('=') {
                     e = e.env(k, v);
@@ -412,8 +403,9 @@ impl Ctx<'_> {
              gone=$(LC_ALL=C comm -23 /tmp/.aishell-before /tmp/.aishell-after | head -n 20); \
              if [ -n \"$gone\" ]; then echo \"npm install of {spec} deleted files outside {prefix} (a harness layer may only add files under the prefix; the deletions would remove them from the image):\" >&2; echo \"$gone\" >&2; exit 1; fi"
         );
-        let mut e = self.proxied(
+        let mut e = with_run_options(
             Exec::new(base, ["/bin/sh", "-c", cmd.as_str()]).platform(self.pb_platform.clone()),
+            self.input.options,
         );
         for kv in config.env_list() {
             if let Some((k, v)) = kv.split_once('=') {
@@ -540,6 +532,37 @@ impl Ctx<'_> {
     }
 }
 
+/// `e` as the build's options say steps that may use the network run (the apt, run and
+/// npm steps; not the guards, which never use one): the proxy build arguments, `--network`,
+/// `--add-host`, `--ulimit` and `--shm-size`, as BuildKit's Dockerfile frontend applies
+/// them to `RUN`.
+fn with_run_options(mut e: Exec, options: &Options) -> Exec {
+    if let Some(p) = options.proxies() {
+        e = e.proxy_env(llb_graph::pb::ProxyEnv {
+            http_proxy: p.http,
+            https_proxy: p.https,
+            ftp_proxy: p.ftp,
+            no_proxy: p.no,
+            all_proxy: p.all,
+        });
+    }
+    e = e.network(match options.network {
+        Network::Sandbox => NetMode::Sandbox,
+        Network::None => NetMode::None,
+        Network::Host => NetMode::Host,
+    });
+    for (host, ip) in &options.extra_hosts {
+        e = e.extra_host(host, ip);
+    }
+    for u in &options.ulimits {
+        e = e.ulimit(&u.name, u.soft, u.hard);
+    }
+    if let Some(size) = options.shm_size {
+        e = e.mount("/dev/shm", MountKind::TmpfsOfSize(size));
+    }
+    e
+}
+
 /// Where a binary is staged inside its file op before it is copied into place.
 const STAGE: &str = "/aishell-stage";
 
@@ -559,13 +582,6 @@ fn context<'a>(input: &'a Input<'a>) -> Ctx<'a> {
     Ctx {
         input,
         pb_platform: llb_graph::platform(&platform.os, &platform.arch, platform.variant.as_deref()),
-        proxy: input.options.proxies().map(|p| llb_graph::pb::ProxyEnv {
-            http_proxy: p.http,
-            https_proxy: p.https,
-            ftp_proxy: p.ftp,
-            no_proxy: p.no,
-            all_proxy: p.all,
-        }),
         platform,
         epoch,
         created: epoch.map(rfc3339),

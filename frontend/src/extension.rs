@@ -24,14 +24,18 @@ pub const FOUNDATION_NAMES: [&str; 2] = ["aishell:base", "aishell:foundation"];
 /// (`BUILDKIT_SYNTAX` pointing back at us would recurse).
 const NOT_FORWARDED: [&str; 2] = ["AISHELL_MERGE", "BUILDKIT_SYNTAX"];
 
-/// Options that are forwarded unchanged to the nested Dockerfile build.
-const FORWARDED_OPTIONS: [&str; 6] = [
+/// Options that are forwarded unchanged to the nested Dockerfile build (`no-cache` is
+/// forwarded as "every stage" when it covers the extension).
+const FORWARDED_OPTIONS: [&str; 9] = [
     "image-resolve-mode",
-    "no-cache",
     "cache-imports",
     "contextkey",
     "contextsubdir",
     "hostname",
+    "force-network-mode",
+    "add-hosts",
+    "ulimit",
+    "shm-size",
 ];
 
 /// The extension Dockerfile's path inside the `dockerfile` local: relative to the spec
@@ -86,6 +90,13 @@ pub fn nested_options(
         if FORWARDED_OPTIONS.contains(&k.as_str()) || k.starts_with("local-sessionid:") {
             o.insert(k.clone(), v.clone());
         }
+    }
+    // `--no-cache-filter` names our parts, not the Dockerfile's stages.
+    if raw
+        .get("no-cache")
+        .is_some_and(|v| crate::options::parse_no_cache(v).is_ok_and(|n| n.part("extension")))
+    {
+        o.insert("no-cache".into(), String::new());
     }
     o
 }
@@ -200,7 +211,17 @@ mod tests {
             !o.contains_key("cmdline"),
             "cmdline would disable # syntax in the Dockerfile"
         );
-        assert!(o.contains_key("no-cache"));
+        assert_eq!(o["no-cache"], "");
+        // A filter that leaves the extension out is not forwarded; one that names it is,
+        // as "every stage" of the Dockerfile.
+        let only = |filter: &str| {
+            let raw = BTreeMap::from([("no-cache".to_string(), filter.to_string())]);
+            nested_options(&raw, &args, "Dockerfile", "linux/amd64", b"{}")
+                .get("no-cache")
+                .cloned()
+        };
+        assert_eq!(only("harness"), None);
+        assert_eq!(only("harness,extension").as_deref(), Some(""));
         let meta: serde_json::Value =
             serde_json::from_str(&o["input-metadata:aishell-foundation"]).unwrap_or_default();
         assert_eq!(meta["containerimage.config"], "e30=");

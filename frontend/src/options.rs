@@ -19,7 +19,7 @@
 //! ```
 
 use crate::platform::Platform;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `--target` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +96,186 @@ pub struct Proxies {
     pub all: String,
 }
 
+/// The network of the steps that may use one (`--network`, sent as `force-network-mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Network {
+    /// The builder's default: an isolated network that reaches the outside.
+    #[default]
+    Sandbox,
+    /// `--network none`: no network at all.
+    None,
+    /// `--network host`: the host's network (needs `--allow network.host`).
+    Host,
+}
+
+/// One `--ulimit` (`nofile=1024:2048`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ulimit {
+    /// Resource name (`nofile`, `nproc`, …).
+    pub name: String,
+    /// Soft limit.
+    pub soft: i64,
+    /// Hard limit.
+    pub hard: i64,
+}
+
+/// `--no-cache` (every step) or `--no-cache-filter` (the steps of the parts named).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NoCache {
+    /// Cached results are used.
+    #[default]
+    Off,
+    /// No step uses the cache.
+    All,
+    /// The steps of these parts (`foundation`, `extension`, `harness`) do not.
+    Parts(BTreeSet<String>),
+}
+
+impl NoCache {
+    /// Whether the steps of `part` ignore the cache.
+    pub fn part(&self, part: &str) -> bool {
+        match self {
+            NoCache::Off => false,
+            NoCache::All => true,
+            NoCache::Parts(p) => p.contains(part),
+        }
+    }
+
+    /// Whether every step ignores the cache.
+    pub fn all(&self) -> bool {
+        *self == NoCache::All
+    }
+}
+
+/// The `ulimit` names Docker accepts.
+const ULIMIT_NAMES: [&str; 15] = [
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// `add-hosts`: `host=ip` pairs, comma separated.
+fn parse_hosts(v: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for field in v.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let (host, ip) = field.split_once('=').ok_or_else(|| {
+            format!("--add-host {field}: expected host=ip (buildx sends host:ip as host=ip)")
+        })?;
+        let ip = ip.trim();
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("--add-host {field}: `{ip}` is not an IP address"));
+        }
+        out.push((host.trim().to_ascii_lowercase(), ip.to_string()));
+    }
+    Ok(out)
+}
+
+/// `ulimit`: `name=soft[:hard]`, comma separated.
+fn parse_ulimits(v: &str) -> Result<Vec<Ulimit>, String> {
+    let mut out = Vec::new();
+    for field in v.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let bad = |why: &str| format!("--ulimit {field}: {why}");
+        let (name, limits) = field
+            .split_once('=')
+            .ok_or_else(|| bad("expected name=soft[:hard], such as nofile=1024:2048"))?;
+        if !ULIMIT_NAMES.contains(&name) {
+            return Err(bad(&format!(
+                "unknown limit `{name}`; expected one of {}",
+                ULIMIT_NAMES.join(", ")
+            )));
+        }
+        let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+        let num = |s: &str| {
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| bad(&format!("`{s}` is not a number")))
+        };
+        let (soft, hard) = (num(soft)?, num(hard)?);
+        if soft > hard {
+            return Err(bad("the soft limit is above the hard limit"));
+        }
+        out.push(Ulimit {
+            name: name.to_string(),
+            soft,
+            hard,
+        });
+    }
+    Ok(out)
+}
+
+/// `no-cache`: empty (or a yes) for every step, else the parts named.
+pub(crate) fn parse_no_cache(v: &str) -> Result<NoCache, String> {
+    if v.trim().is_empty() || truthy(v) {
+        return Ok(NoCache::All);
+    }
+    let mut parts = BTreeSet::new();
+    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name.to_ascii_lowercase().as_str() {
+            // The image is every part.
+            "image" => return Ok(NoCache::All),
+            p @ ("foundation" | "extension" | "harness") => {
+                parts.insert(p.to_string());
+            }
+            _ => {
+                return Err(format!(
+                    "--no-cache-filter {name}: not a part of the image; expected foundation, extension, harness or image"
+                ));
+            }
+        }
+    }
+    Ok(NoCache::Parts(parts))
+}
+
+/// Option keys buildx may send that change how steps run and that the frontend does not
+/// honour: an error names the flag rather than building something else than asked.
+const REFUSED: [(&str, &str); 1] = [("cgroup-parent", "--cgroup-parent")];
+
+/// Option keys read here or elsewhere in the frontend (forwarded to the extension
+/// Dockerfile, read by BuildKit itself), or sent by clients for their own records.
+const KNOWN: [&str; 20] = [
+    "filename",
+    "target",
+    "platform",
+    "multi-platform",
+    "no-cache",
+    "image-resolve-mode",
+    "cache-imports",
+    "cache-from",
+    "requestid",
+    "dockerfilekey",
+    "contextkey",
+    "contextsubdir",
+    "force-network-mode",
+    "add-hosts",
+    "ulimit",
+    "shm-size",
+    "hostname",
+    "source",
+    "cmdline",
+    "frontend.caps",
+];
+
+/// Prefixes of option keys known the same way.
+const KNOWN_PREFIXES: [&str; 5] = [
+    "local-sessionid:",
+    "attest:",
+    "vcs:",
+    "input-metadata:",
+    "frontend.",
+];
+
 /// Everything the frontend reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -111,8 +291,19 @@ pub struct Options {
     pub build_args: BTreeMap<String, String>,
     /// `--label` values.
     pub labels: BTreeMap<String, String>,
-    /// `--no-cache` (all vertices).
-    pub no_cache: bool,
+    /// `--no-cache` and `--no-cache-filter`.
+    pub no_cache: NoCache,
+    /// `--network`.
+    pub network: Network,
+    /// `--add-host` entries (host, ip).
+    pub extra_hosts: Vec<(String, String)>,
+    /// `--ulimit` values.
+    pub ulimits: Vec<Ulimit>,
+    /// `--shm-size` in bytes (`None`: the builder's default `/dev/shm`).
+    pub shm_size: Option<u64>,
+    /// Option keys that were not understood (logged, not an error: a newer buildx may
+    /// send keys this frontend does not know).
+    pub unknown: Vec<String>,
     /// `image-resolve-mode` (`default`, `pull`, `local`).
     pub image_resolve_mode: Option<String>,
     /// `cache-imports` JSON (`--cache-from`), to pass to our own solves.
@@ -144,7 +335,12 @@ impl Default for Options {
             multi_platform: false,
             build_args: BTreeMap::new(),
             labels: BTreeMap::new(),
-            no_cache: false,
+            no_cache: NoCache::Off,
+            network: Network::Sandbox,
+            extra_hosts: Vec::new(),
+            ulimits: Vec::new(),
+            shm_size: None,
+            unknown: Vec::new(),
             image_resolve_mode: None,
             cache_imports: Vec::new(),
             request_id: None,
@@ -204,14 +400,47 @@ impl Options {
                         }
                     }
                     "multi-platform" => o.multi_platform = truthy(&value),
-                    "no-cache" => o.no_cache = value.is_empty() || truthy(&value),
+                    "no-cache" => o.no_cache = parse_no_cache(&value)?,
+                    "force-network-mode" => {
+                        o.network = match value.as_str() {
+                            "" | "sandbox" | "default" => Network::Sandbox,
+                            "none" => Network::None,
+                            "host" => Network::Host,
+                            other => {
+                                return Err(format!(
+                                    "--network {other} is not supported; use none, host or default"
+                                ));
+                            }
+                        }
+                    }
+                    "add-hosts" => o.extra_hosts = parse_hosts(&value)?,
+                    "ulimit" => o.ulimits = parse_ulimits(&value)?,
+                    "shm-size" => {
+                        let bytes = value
+                            .trim()
+                            .parse::<u64>()
+                            .map_err(|_| format!("--shm-size {value}: expected a size in bytes"))?;
+                        o.shm_size = (bytes > 0).then_some(bytes);
+                    }
                     "image-resolve-mode" => o.image_resolve_mode = Some(value),
                     "cache-imports" => o.cache_imports = parse_cache_imports(&value)?,
                     "requestid" => o.request_id = Some(value),
                     "dockerfilekey" => o.dockerfile_key = value,
                     "contextkey" => o.context_key = value,
                     "local-sessionid:dockerfile" => o.dockerfile_session_id = Some(value),
-                    _ => {}
+                    k => {
+                        if let Some((_, flag)) = REFUSED.iter().find(|(key, _)| *key == k) {
+                            if !value.is_empty() {
+                                return Err(format!(
+                                    "{flag} is not supported by aishell-frontend (its steps would run without it); remove it"
+                                ));
+                            }
+                        } else if !KNOWN.contains(&k)
+                            && !KNOWN_PREFIXES.iter().any(|p| k.starts_with(p))
+                        {
+                            o.unknown.push(k.to_string());
+                        }
+                    }
                 }
             }
         }
@@ -365,7 +594,83 @@ mod tests {
         assert_eq!(o.merge_mode, MergeMode::Stack);
         assert_eq!(o.cache_imports[0].0, "local");
         assert_eq!(o.cache_imports[0].1["src"], "/c");
-        assert!(o.no_cache);
+        assert!(o.no_cache.all());
+    }
+
+    #[test]
+    fn run_options_of_buildx() {
+        let o = opts(&[
+            "force-network-mode=none",
+            "add-hosts=Registry.internal=10.0.0.5,db=::1",
+            "ulimit=nofile=1024:2048,nproc=512",
+            "shm-size=134217728",
+            "no-cache=harness,Foundation",
+            "context:mirror=docker-image://x",
+        ])
+        .unwrap();
+        assert_eq!(o.network, Network::None);
+        assert_eq!(
+            o.extra_hosts,
+            [
+                ("registry.internal".to_string(), "10.0.0.5".to_string()),
+                ("db".to_string(), "::1".to_string())
+            ]
+        );
+        assert_eq!(
+            o.ulimits,
+            [
+                Ulimit {
+                    name: "nofile".into(),
+                    soft: 1024,
+                    hard: 2048
+                },
+                Ulimit {
+                    name: "nproc".into(),
+                    soft: 512,
+                    hard: 512
+                }
+            ]
+        );
+        assert_eq!(o.shm_size, Some(128 << 20));
+        assert!(o.no_cache.part("harness") && o.no_cache.part("foundation"));
+        assert!(!o.no_cache.part("extension") && !o.no_cache.all());
+        assert_eq!(opts(&["no-cache=image"]).unwrap().no_cache, NoCache::All);
+        assert_eq!(
+            opts(&["force-network-mode=host"]).unwrap().network,
+            Network::Host
+        );
+        assert_eq!(opts(&["shm-size=0"]).unwrap().shm_size, None);
+        // Keys nobody here knows are kept for the log, not refused.
+        assert_eq!(o.unknown, ["context:mirror"]);
+        assert!(
+            opts(&["attest:provenance=mode=max", "cmdline=x"])
+                .unwrap()
+                .unknown
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn bad_run_options_name_their_flag() {
+        for (opt, needle) in [
+            (
+                "force-network-mode=bridge",
+                "--network bridge is not supported",
+            ),
+            ("add-hosts=db", "--add-host db: expected host=ip"),
+            ("add-hosts=db=not-an-ip", "`not-an-ip` is not an IP address"),
+            ("ulimit=nofiles=1", "unknown limit `nofiles`"),
+            ("ulimit=nofile=2:1", "soft limit is above the hard limit"),
+            ("ulimit=nofile=x", "`x` is not a number"),
+            ("shm-size=64m", "--shm-size 64m: expected a size in bytes"),
+            ("no-cache=stage1", "--no-cache-filter stage1: not a part"),
+            ("cgroup-parent=/ci", "--cgroup-parent is not supported"),
+        ] {
+            let e = opts(&[opt]).unwrap_err();
+            assert!(e.contains(needle), "{opt}: {e}");
+        }
+        // An empty cgroup parent is no request at all.
+        assert!(opts(&["cgroup-parent="]).is_ok());
     }
 
     #[test]

@@ -700,7 +700,7 @@ async fn check_guards<B: Bridge>(
         extension,
     };
     let meta = |what: &str, span: Option<Span>| {
-        let m = Meta::named(format!("{label}[guards] {what}")).no_cache(opts.no_cache);
+        let m = Meta::named(format!("{label}[guards] {what}")).no_cache(opts.no_cache.all());
         match span {
             Some(s) => m.at(convert::loc(s)),
             None => m,
@@ -923,6 +923,11 @@ pub async fn build<B: Bridge>(
     spec_out: &mut Option<SpecFile>,
 ) -> Result<gw::Result, Failure> {
     let opts = Options::from_env(env).map_err(|m| Failure::new(code::INVALID_ARGUMENT, m))?;
+    // To the daemon's log: a newer client may send keys this frontend does not know, and
+    // failing on them would break builds that need nothing new.
+    for key in &opts.unknown {
+        eprintln!("aishell-frontend: option `{key}` is not used by this frontend");
+    }
     // `--call outline|targets|check`: answered from the spec alone, before anything that
     // a build needs (caps, images, solves).
     if let Some(req) = &opts.request_id {

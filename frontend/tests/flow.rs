@@ -1069,3 +1069,94 @@ harness:
             .all(|e| e.meta.as_ref().unwrap().proxy_env.is_none())
     );
 }
+
+#[tokio::test]
+async fn network_hosts_ulimits_shm_and_no_cache_filter_reach_the_steps_they_concern() {
+    let spec = "version: 1
+foundation:
+  from: aishell-test/busybox:1
+  run: [echo f]
+extension:
+  run: [echo e]
+harness:
+  npm:
+    semver: \"7.6.3\"
+";
+    let mut fake = Fake::new(spec, true);
+    let opts = [
+        "force-network-mode=none",
+        "add-hosts=registry.internal=10.0.0.5",
+        "ulimit=nofile=1024:2048",
+        "shm-size=67108864",
+        "no-cache=harness",
+    ];
+    run(&mut fake, env(&opts)).await.unwrap();
+    assert_returned_ok(&fake.returns);
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    let by_digest = by_digest(&def);
+    let mut seen = 0;
+    for (digest, op) in &by_digest {
+        let Some(pb::op::Op::Exec(e)) = &op.op else {
+            continue;
+        };
+        let meta = e.meta.as_ref().unwrap();
+        let name = &def.metadata[digest].description["llb.customname"];
+        if name.contains("[guards]") {
+            // The guards never use a network and need none of these.
+            assert_eq!(e.network, pb::NetMode::None as i32, "{name}");
+            assert!(
+                meta.extra_hosts.is_empty() && meta.ulimit.is_empty(),
+                "{name}"
+            );
+            continue;
+        }
+        seen += 1;
+        assert_eq!(e.network, pb::NetMode::None as i32, "{name}");
+        assert_eq!(meta.extra_hosts.len(), 1, "{name}");
+        assert_eq!(
+            (
+                meta.extra_hosts[0].host.as_str(),
+                meta.extra_hosts[0].ip.as_str()
+            ),
+            ("registry.internal", "10.0.0.5")
+        );
+        assert_eq!(
+            (
+                meta.ulimit[0].name.as_str(),
+                meta.ulimit[0].soft,
+                meta.ulimit[0].hard
+            ),
+            ("nofile", 1024, 2048)
+        );
+        let shm = e
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/dev/shm")
+            .expect("/dev/shm");
+        assert_eq!(shm.mount_type, pb::MountType::Tmpfs as i32);
+        assert_eq!(shm.tmpfs_opt.as_ref().unwrap().size, 64 << 20);
+        // --no-cache-filter harness: only the harness's steps ignore the cache.
+        let ignore = def.metadata[digest].ignore_cache;
+        assert_eq!(ignore, name.starts_with("[harness]"), "{name}");
+    }
+    assert_eq!(
+        seen, 3,
+        "the foundation's and the extension's run and the npm install"
+    );
+    let caps: Vec<&String> = def.metadata.values().flat_map(|m| m.caps.keys()).collect();
+    for cap in [
+        "exec.meta.network",
+        "exec.meta.ulimit",
+        "exec.mount.tmpfs.size",
+    ] {
+        assert!(caps.iter().any(|c| *c == cap), "{cap} in {caps:?}");
+    }
+
+    // A flag the frontend does not honour fails, naming it.
+    let mut fake = Fake::new(spec, true);
+    run(&mut fake, env(&["cgroup-parent=/ci"])).await.unwrap();
+    assert_mentions(
+        error_of(&fake.returns),
+        &["--cgroup-parent is not supported"],
+    );
+}

@@ -12,6 +12,8 @@ pub enum NetMode {
     Sandbox,
     /// No network at all: for hermetic steps.
     None,
+    /// The host's network (the builder must allow the `network.host` entitlement).
+    Host,
 }
 
 /// An extra mount of a command.
@@ -33,6 +35,9 @@ pub enum MountKind {
     },
     /// An empty in-memory directory (never in a layer).
     Tmpfs,
+    /// An empty in-memory directory of at most this many bytes (`/dev/shm` with
+    /// `--shm-size`).
+    TmpfsOfSize(u64),
     /// A writable mount of `base` (scratch for an empty folder) whose content after the
     /// command is an output of its own, for steps whose result is a few small files and not
     /// the whole root (see [`Exec::build_outputs`]).
@@ -77,6 +82,8 @@ pub struct Exec {
     mounts: Vec<(String, MountKind)>,
     keep_root: bool,
     proxy: Option<pb::ProxyEnv>,
+    extra_hosts: Vec<pb::HostIp>,
+    ulimits: Vec<pb::Ulimit>,
 }
 
 impl Exec {
@@ -97,6 +104,8 @@ impl Exec {
             mounts: Vec::new(),
             keep_root: true,
             proxy: None,
+            extra_hosts: Vec::new(),
+            ulimits: Vec::new(),
         }
     }
 
@@ -144,6 +153,25 @@ impl Exec {
     /// ```
     pub fn proxy_env(mut self, proxy: pb::ProxyEnv) -> Self {
         self.proxy = Some(proxy);
+        self
+    }
+
+    /// Adds an `/etc/hosts` entry for the command (`--add-host host=ip`).
+    pub fn extra_host(mut self, host: &str, ip: &str) -> Self {
+        self.extra_hosts.push(pb::HostIp {
+            host: host.to_string(),
+            ip: ip.to_string(),
+        });
+        self
+    }
+
+    /// Sets a resource limit of the command (`--ulimit nofile=1024:2048`).
+    pub fn ulimit(mut self, name: &str, soft: i64, hard: i64) -> Self {
+        self.ulimits.push(pb::Ulimit {
+            name: name.to_string(),
+            soft,
+            hard,
+        });
         self
     }
 
@@ -273,6 +301,19 @@ impl Exec {
                         ..Default::default()
                     }
                 }
+                MountKind::TmpfsOfSize(size) => {
+                    caps.extend(["exec.mount.tmpfs", "exec.mount.tmpfs.size"]);
+                    pb::Mount {
+                        input: EMPTY,
+                        dest,
+                        output: EMPTY,
+                        mount_type: pb::MountType::Tmpfs as i32,
+                        tmpfs_opt: Some(pb::TmpfsOpt {
+                            size: i64::try_from(size).unwrap_or(i64::MAX),
+                        }),
+                        ..Default::default()
+                    }
+                }
                 MountKind::Secret {
                     id,
                     uid,
@@ -305,7 +346,14 @@ impl Exec {
                 caps.push("exec.meta.network");
                 pb::NetMode::None
             }
+            NetMode::Host => {
+                caps.push("exec.meta.network");
+                pb::NetMode::Host
+            }
         };
+        if !self.ulimits.is_empty() {
+            caps.push("exec.meta.ulimit");
+        }
         if self.proxy.is_some() {
             caps.push("exec.meta.proxyenv");
         }
@@ -319,6 +367,8 @@ impl Exec {
                     cwd: self.cwd,
                     user: self.user,
                     proxy_env: self.proxy,
+                    extra_hosts: self.extra_hosts,
+                    ulimit: self.ulimits,
                     remove_mount_stubs_recursive: true,
                     ..Default::default()
                 }),

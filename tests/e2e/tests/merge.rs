@@ -522,3 +522,88 @@ image:
         format!("{one} {one} localhost localhost\n")
     );
 }
+
+#[test]
+fn network_add_host_ulimit_shm_size_and_no_cache_filter_apply_to_the_steps() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1
+foundation:
+  from: {base}
+  run:
+    - \"ls /sys/class/net > /net; cat /etc/hosts > /hosts; ulimit -n > /nofile; df -k /dev/shm | tail -n 1 > /shm\"
+extension:
+  run:
+    - echo {nonce} > /ext
+image:
+  cmd: [/bin/sh]
+",
+        base = busybox_image(),
+        nonce = aishell_e2e::nonce(),
+    ));
+    let flags = [
+        "--network",
+        "none",
+        "--add-host",
+        "registry.internal:10.1.2.3",
+        "--ulimit",
+        "nofile=1000:1000",
+        "--shm-size",
+        "64m",
+    ];
+    docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/runopts:1",
+        &flags,
+    );
+    let out = docker.sh(
+        "aishell-e2e/runopts:1",
+        "cat /net; grep registry.internal /hosts; cat /nofile /shm",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "lo", "no network but loopback:\n{out}");
+    assert!(lines[1].starts_with("10.1.2.3"), "{out}");
+    assert_eq!(lines[2], "1000", "{out}");
+    assert!(
+        lines[3].split_whitespace().nth(1) == Some("65536"),
+        "a 64 MiB /dev/shm:\n{out}"
+    );
+
+    // --no-cache-filter names parts: the extension runs again, the foundation does not.
+    let mut again: Vec<&str> = flags.to_vec();
+    again.extend(["--no-cache-filter", "extension"]);
+    let r = docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/runopts:2",
+        &again,
+    );
+    assert_eq!(
+        vertex_cached(&r.stderr, "[foundation] run ls"),
+        Some(true),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        vertex_cached(&r.stderr, "[extension] run echo"),
+        Some(false),
+        "{}",
+        r.stderr
+    );
+
+    // A flag the frontend does not honour is refused by name.
+    let r = docker.build(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/runopts:3",
+        &["--cgroup-parent", "/aishell-e2e"],
+    );
+    assert!(!r.ok, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--cgroup-parent is not supported"),
+        "{}",
+        r.stderr
+    );
+}
