@@ -87,7 +87,15 @@ pub fn nested_options(
         }
     }
     for (k, v) in raw {
-        if FORWARDED_OPTIONS.contains(&k.as_str()) || k.starts_with("local-sessionid:") {
+        let ours = k
+            .strip_prefix("context:")
+            .is_some_and(|n| FOUNDATION_NAMES.contains(&n));
+        // Named contexts (`--build-context`) feed the Dockerfile's FROM and COPY --from,
+        // except the foundation's names, which are always the foundation.
+        if FORWARDED_OPTIONS.contains(&k.as_str())
+            || k.starts_with("local-sessionid:")
+            || (k.starts_with("context:") && !ours)
+        {
             o.insert(k.clone(), v.clone());
         }
     }
@@ -221,6 +229,17 @@ mod tests {
                 .cloned()
         };
         assert_eq!(only("harness"), None);
+        // Named contexts are forwarded, but not over the foundation's names.
+        let raw = BTreeMap::from([
+            ("context:extra".to_string(), "local:extra".to_string()),
+            (
+                "context:aishell:base".to_string(),
+                "docker-image://x".to_string(),
+            ),
+        ]);
+        let o = nested_options(&raw, &args, "Dockerfile", "linux/amd64", b"{}");
+        assert_eq!(o["context:extra"], "local:extra");
+        assert_eq!(o["context:aishell:base"], "input:aishell-foundation");
         assert_eq!(only("harness,extension").as_deref(), Some(""));
         let meta: serde_json::Value =
             serde_json::from_str(&o["input-metadata:aishell-foundation"]).unwrap_or_default();

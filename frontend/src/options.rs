@@ -301,6 +301,9 @@ pub struct Options {
     pub ulimits: Vec<Ulimit>,
     /// `--shm-size` in bytes (`None`: the builder's default `/dev/shm`).
     pub shm_size: Option<u64>,
+    /// Named contexts (`--build-context name=value`, sent as `context:<name>`), by name
+    /// as written (with a `::<platform>` suffix when given for one platform).
+    pub named_contexts: BTreeMap<String, String>,
     /// Option keys that were not understood (logged, not an error: a newer buildx may
     /// send keys this frontend does not know).
     pub unknown: Vec<String>,
@@ -340,6 +343,7 @@ impl Default for Options {
             extra_hosts: Vec::new(),
             ulimits: Vec::new(),
             shm_size: None,
+            named_contexts: BTreeMap::new(),
             unknown: Vec::new(),
             image_resolve_mode: None,
             cache_imports: Vec::new(),
@@ -387,6 +391,8 @@ impl Options {
                 o.build_args.insert(name.to_string(), value);
             } else if let Some(name) = key.strip_prefix("label:") {
                 o.labels.insert(name.to_string(), value);
+            } else if let Some(name) = key.strip_prefix("context:") {
+                o.named_contexts.insert(name.to_string(), value);
             } else {
                 match key.as_str() {
                     "filename" => o.filename = value,
@@ -511,6 +517,48 @@ impl Options {
         any.then_some(p)
     }
 
+    /// The named context that replaces image `reference` (as written in the spec) for
+    /// `platform`: `--build-context <name>=…` where `<name>` is that image, with or without
+    /// the spec's `@sha256:` digest, or the same with `::<platform>` (which wins), as the
+    /// Dockerfile frontend matches `FROM` names.
+    ///
+    /// ```
+    /// use aishell_frontend::options::Options;
+    /// let mut o = Options::default();
+    /// o.named_contexts.insert("debian:trixie-slim".into(), "docker-image://mirror.example/debian:trixie-slim".into());
+    /// let p = "linux/amd64";
+    /// assert_eq!(o.named_context("docker.io/library/debian:trixie-slim", p), Some("docker-image://mirror.example/debian:trixie-slim"));
+    /// assert_eq!(o.named_context("busybox", p), None);
+    /// ```
+    pub fn named_context(&self, reference: &str, platform: &str) -> Option<&str> {
+        let norm = |r: &str| crate::reference::normalize(r).ok();
+        let want = norm(reference)?;
+        let undigested = want.split('@').next().unwrap_or(&want).to_string();
+        let mut best: Option<(u8, &str)> = None;
+        for (name, value) in &self.named_contexts {
+            let (image, for_platform) = match name.split_once("::") {
+                Some((i, p)) => (i, Some(p)),
+                None => (name.as_str(), None),
+            };
+            if for_platform.is_some_and(|p| p != platform) {
+                continue;
+            }
+            let Some(n) = norm(image) else { continue };
+            // exact before undigested; a platform's own before the general one
+            let rank = match (n == want, n == undigested, for_platform.is_some()) {
+                (true, _, true) => 4,
+                (true, _, false) => 3,
+                (false, true, true) => 2,
+                (false, true, false) => 1,
+                _ => continue,
+            };
+            if best.is_none_or(|(r, _)| rank > r) {
+                best = Some((rank, value.as_str()));
+            }
+        }
+        best.map(|(_, v)| v)
+    }
+
     /// The value of `SOURCE_DATE_EPOCH`, if set and valid.
     pub fn source_date_epoch(&self) -> Option<i64> {
         self.build_args
@@ -606,6 +654,7 @@ mod tests {
             "shm-size=134217728",
             "no-cache=harness,Foundation",
             "context:mirror=docker-image://x",
+            "some-future-key=1",
         ])
         .unwrap();
         assert_eq!(o.network, Network::None);
@@ -641,7 +690,8 @@ mod tests {
         );
         assert_eq!(opts(&["shm-size=0"]).unwrap().shm_size, None);
         // Keys nobody here knows are kept for the log, not refused.
-        assert_eq!(o.unknown, ["context:mirror"]);
+        assert_eq!(o.unknown, ["some-future-key"]);
+        assert_eq!(o.named_contexts["mirror"], "docker-image://x");
         assert!(
             opts(&["attest:provenance=mode=max", "cmdline=x"])
                 .unwrap()

@@ -410,20 +410,45 @@ async fn resolve_images<B: Bridge>(
     let refs = referenced_images(spec).map_err(Failure::diags)?;
     let mut out = BTreeMap::new();
     let p = &spec.platform;
-    for (r, _) in refs {
+    for (r, span) in refs {
         let key = (r.clone(), p.to_string());
         if let Some(info) = cache.get(&key) {
             out.insert(r, info.clone());
             continue;
         }
+        // `--build-context <image>=docker-image://<mirror>` replaces the image; it is
+        // still known by the name the spec gives it.
+        let source = match opts.named_context(&r, &p.to_string()) {
+            None => r.clone(),
+            Some(v) => match v.strip_prefix("docker-image://") {
+                Some(mirror) => crate::reference::normalize(mirror).map_err(|e| {
+                    Failure::new(
+                        code::INVALID_ARGUMENT,
+                        format!("--build-context for {r}: {e}"),
+                    )
+                })?,
+                None => {
+                    let mut d = Diagnostics::new(&opts.filename);
+                    d.push(Diagnostic::error(
+                        span,
+                        "",
+                        format!(
+                            "--build-context for image {r} is `{v}`; only docker-image://<reference> can replace an image of the spec (oci-layout:// and local folders are not supported yet)"
+                        ),
+                    ));
+                    return Err(Failure::diags(d));
+                }
+            },
+        };
+        let r_source = source.clone();
         let request = gw::ResolveImageConfigRequest {
-            r#ref: r.clone(),
+            r#ref: r_source.clone(),
             platform: Some(llb_graph::platform(&p.os, &p.arch, p.variant.as_deref())),
             resolve_mode: opts
                 .image_resolve_mode
                 .clone()
                 .unwrap_or_else(|| "default".into()),
-            log_name: format!("[internal] load metadata for {r}"),
+            log_name: format!("[internal] load metadata for {r_source}"),
             ..Default::default()
         };
         let resp = within(
@@ -431,7 +456,7 @@ async fn resolve_images<B: Bridge>(
             b.resolve_image_config(request),
         )
         .await
-        .map_err(|s| Failure::gateway(&format!("cannot resolve image {r}"), &s))?;
+        .map_err(|s| Failure::gateway(&format!("cannot resolve image {r_source}"), &s))?;
         let config: serde_json::Value = serde_json::from_slice(&resp.config).map_err(|e| {
             Failure::new(
                 code::INTERNAL,
@@ -440,10 +465,10 @@ async fn resolve_images<B: Bridge>(
         })?;
         // Pin by digest when the builder gave one (a local image may have none), so the
         // layers we build on are the ones whose config we read.
-        let reference = if !resp.digest.is_empty() && !crate::reference::is_pinned(&r) {
-            format!("{r}@{}", resp.digest)
+        let reference = if !resp.digest.is_empty() && !crate::reference::is_pinned(&r_source) {
+            format!("{r_source}@{}", resp.digest)
         } else {
-            r.clone()
+            r_source.clone()
         };
         let info = ImageInfo { reference, config };
         cache.insert(key, info.clone());

@@ -1160,3 +1160,52 @@ harness:
         &["--cgroup-parent is not supported"],
     );
 }
+
+#[tokio::test]
+async fn a_named_context_replaces_an_image_of_the_spec() {
+    let mirror = "context:aishell-test/busybox:1=docker-image://mirror.example/busybox:1";
+    let mut fake = Fake::new(SPEC, true);
+    run(&mut fake, env(&[mirror])).await.unwrap();
+    assert_returned_ok(&fake.returns);
+    assert_eq!(fake.resolved, ["mirror.example/busybox:1"]);
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    let images: Vec<String> = ops(&def)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(pb::op::Op::Source(s)) if s.identifier.starts_with("docker-image://") => {
+                Some(s.identifier)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        images
+            .iter()
+            .any(|i| i == "docker-image://mirror.example/busybox:1"),
+        "{images:?}"
+    );
+    assert!(
+        !images.iter().any(|i| i.contains("aishell-test/busybox")),
+        "{images:?}"
+    );
+
+    // One for another platform does not apply; a folder cannot replace an image (yet).
+    let mut fake = Fake::new(SPEC, true);
+    let other = "context:aishell-test/busybox:1::linux/arm64=docker-image://mirror.example/b:1";
+    run(&mut fake, env(&[other])).await.unwrap();
+    assert_eq!(fake.resolved, ["docker.io/aishell-test/busybox:1"]);
+    let mut fake = Fake::new(SPEC, true);
+    run(
+        &mut fake,
+        env(&["context:aishell-test/busybox:1=local:base"]),
+    )
+    .await
+    .unwrap();
+    assert_mentions(
+        error_of(&fake.returns),
+        &[
+            "only docker-image://<reference> can replace an image",
+            "image.yaml:4:",
+        ],
+    );
+}

@@ -607,3 +607,47 @@ image:
         r.stderr
     );
 }
+
+#[test]
+fn named_contexts_replace_a_spec_image_and_feed_the_extension_dockerfile() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    // The spec names a base image that exists nowhere; the build context maps it to the
+    // test's busybox, as a team maps a public image to its mirror.
+    project.spec(
+        "version: 1
+foundation:
+  from: aishell-e2e/no-such-base:1
+  run: [echo mirrored > /base.txt]
+extension:
+  dockerfile: Dockerfile
+image:
+  cmd: [/bin/sh]
+",
+    );
+    project.write(
+        ".aishell/Dockerfile",
+        "FROM aishell:base\nCOPY --from=extra hello.txt /opt/hello.txt\n",
+    );
+    let extra = tempfile::tempdir().unwrap();
+    std::fs::write(extra.path().join("hello.txt"), "from a named context\n").unwrap();
+    let mirror = format!(
+        "aishell-e2e/no-such-base:1=docker-image://{}",
+        busybox_image()
+    );
+    let extra_ctx = format!("extra={}", extra.path().display());
+    docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/named:1",
+        &["--build-context", &mirror, "--build-context", &extra_ctx],
+    );
+    assert_eq!(
+        docker.sh("aishell-e2e/named:1", "cat /base.txt /opt/hello.txt"),
+        "mirrored\nfrom a named context\n"
+    );
+    // The base image's layers are the mirror's.
+    let base = docker.layers(&busybox_image());
+    assert_eq!(docker.layers("aishell-e2e/named:1")[..base.len()], base[..]);
+    docker.rmi(&["aishell-e2e/named:1"]);
+}
