@@ -718,6 +718,74 @@ fn rewrite_timestamp_keeps_the_base_image_layers() {
     );
 }
 
+#[test]
+fn provenance_names_the_foundation_the_tools_and_the_frontend() {
+    let Some(docker) = engine() else { return };
+    let Some(reg) = Registry::start() else { return };
+    let _g = shared();
+    let server = FileServer::start();
+    let project = Project::new();
+    let archive = tool("prov");
+    let url = server.put("hello-prov.tar.gz", archive.clone());
+    let sum = sha256(&archive);
+    project.spec(&small_spec(&nonce(), &url, &sum));
+    let repo = "aishell-e2e/provenance";
+    let image = format!("{}/{repo}:1", reg.host);
+    docker.buildx_ok(
+        project.path(),
+        spec_path(),
+        &["--push", "--provenance=mode=max", "-t", &image],
+    );
+    // The attestation manifest next to the image, and its in-toto statement.
+    let index = reg.manifest(repo, "1");
+    let att = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest")
+        .unwrap_or_else(|| panic!("no attestation manifest in {index}"));
+    let manifest = reg.manifest(repo, att["digest"].as_str().unwrap());
+    let layer = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| {
+            l["annotations"]["in-toto.io/predicate-type"]
+                .as_str()
+                .is_some_and(|t| t.contains("slsa.dev/provenance"))
+        })
+        .unwrap_or_else(|| panic!("no provenance layer in {manifest}"));
+    let statement: serde_json::Value =
+        serde_json::from_slice(&reg.blob(repo, layer["digest"].as_str().unwrap())).unwrap();
+    let predicate = &statement["predicate"];
+    // SLSA v0.2 `materials`, or v1 `resolvedDependencies`.
+    let materials = predicate["materials"]
+        .as_array()
+        .or_else(|| predicate["buildDefinition"]["resolvedDependencies"].as_array())
+        .unwrap_or_else(|| panic!("no materials in {predicate}"));
+    let find = |needle: &str| {
+        materials
+            .iter()
+            .find(|m| m["uri"].as_str().is_some_and(|u| u.contains(needle)))
+            .unwrap_or_else(|| panic!("no material {needle:?} in {materials:#?}"))
+    };
+    // The binary tool by its URL and checksum.
+    assert_eq!(find(&url)["digest"]["sha256"], sum);
+    // The foundation's base image and the frontend image, each by digest.
+    let base_name = busybox_image();
+    let base_name = base_name
+        .split(':')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    for needle in [base_name, "aishell-frontend"] {
+        let digest = find(needle)["digest"]["sha256"].as_str().unwrap_or("");
+        assert_eq!(digest.len(), 64, "{needle}: {materials:#?}");
+    }
+}
+
 /// Harness layers built by *different* engines (scripts/test runs this file on Docker 26.1,
 /// on 28.5 and on a standalone buildkitd) are identical: each run records its layer digests,
 /// uncompressed so the digest is the content's and not one gzip implementation's, under the
