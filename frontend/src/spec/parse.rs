@@ -89,21 +89,6 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// Levenshtein distance, for "did you mean" hints on misspelt keys.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The allowed key closest to a misspelt one, if it is close enough to be a typo: two
 /// edits, or a third one for long keys (`workingdir` → `workdir`), or the only allowed
 /// key it abbreviates (`ext` → `extension`).
@@ -112,7 +97,7 @@ pub(crate) fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
     let limit = 2.max(key.chars().count() / 3);
     let typo = allowed
         .iter()
-        .map(|k| (distance(&key, &k.to_ascii_lowercase()), *k))
+        .map(|k| (strsim::levenshtein(&key, &k.to_ascii_lowercase()), *k))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, k)| k);
@@ -1174,7 +1159,10 @@ mod tests {
             })
         );
         assert_eq!(parse_owner("dev:1000"), None);
-        assert_eq!(distance("fundation", "foundation"), 1);
+        assert_eq!(
+            closest("fundation", &["foundation", "harness"]),
+            Some("foundation")
+        );
         assert_eq!(closest("workingdir", &["workdir", "user"]), Some("workdir"));
         assert_eq!(closest("zzz", &["workdir", "user"]), None);
         assert_eq!(closest("ext", &["extension", "harness"]), Some("extension"));
