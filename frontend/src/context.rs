@@ -84,11 +84,6 @@ impl ContextFiles {
         self.bytes += file.data.len() as u64;
         self.files.insert(normal(path).to_string(), file);
     }
-
-    /// Whether no file was read.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
 }
 
 /// `path` as a key: without a leading `./`.
@@ -203,6 +198,5 @@ mod tests {
         assert!(f.get("x/y").is_some());
         assert!(f.get("./x/y").is_some());
         assert!(f.get("y").is_none());
-        assert!(!f.is_empty());
     }
 }

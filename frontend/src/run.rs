@@ -418,7 +418,7 @@ async fn resolve_images<B: Bridge>(
         }
         // `--build-context <image>=docker-image://<mirror>` replaces the image; it is
         // still known by the name the spec gives it.
-        let source = match opts.named_context(&r, &p.to_string()) {
+        let r_source = match opts.named_context(&r, &p.to_string()) {
             None => r.clone(),
             Some(v) => match v.strip_prefix("docker-image://") {
                 Some(mirror) => crate::reference::normalize(mirror).map_err(|e| {
@@ -440,7 +440,6 @@ async fn resolve_images<B: Bridge>(
                 }
             },
         };
-        let r_source = source.clone();
         let request = gw::ResolveImageConfigRequest {
             r#ref: r_source.clone(),
             platform: Some(llb_graph::platform(&p.os, &p.arch, p.variant.as_deref())),
@@ -977,7 +976,6 @@ pub async fn build<B: Bridge>(
     if let Some(message) = &directive.invalid {
         return Err(directive_failure(&file, &directive, message.clone()));
     }
-    let mut linted = false;
 
     let platforms = opts.target_platforms();
     let multi = platforms.len() > 1 || opts.multi_platform;
@@ -985,8 +983,9 @@ pub async fn build<B: Bridge>(
     let mut image_cache = BTreeMap::new();
     let mut context_cache = BTreeMap::new();
     let mut per_platform: Vec<Built> = Vec::new();
-    let mut warned = false;
-    for platform in &platforms {
+    for (index, platform) in platforms.iter().enumerate() {
+        // Spec checks and conversion warnings are shown once, for the first platform.
+        let first = index == 0;
         let resolved = guarded(|| {
             spec::resolve(
                 &parsed,
@@ -997,7 +996,7 @@ pub async fn build<B: Bridge>(
             )
             .map_err(Failure::diags)
         })?;
-        if !linted {
+        if first {
             // The spec checks of `--call check` are shown during builds too (once, for
             // the first platform), unless the check directive skips them; with
             // `error=true` a warning stops the build here, before anything is built.
@@ -1015,7 +1014,6 @@ pub async fn build<B: Bridge>(
             if let Some(message) = directive.violation(&found) {
                 return Err(directive_failure(&file, &directive, message));
             }
-            linted = true;
         }
         let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
@@ -1048,11 +1046,10 @@ pub async fn build<B: Bridge>(
             };
             verdict = check_guards(b, &opts, &file, own, run).await?;
         }
-        if !warned {
+        if first {
             for w in &conv.warnings {
                 warn(b, &file, w, None, None).await;
             }
-            warned = true;
         }
         let state = match &verdict {
             Some(v) => with_verdict(&conv.state, v, &label),

@@ -61,6 +61,14 @@ impl Fake {
         }
     }
 
+    /// Runs the frontend with options `opts` (`key=value`) on a builder that can merge, for
+    /// `spec`; returns the builder with what it recorded.
+    async fn ran(spec: &str, opts: &[&str]) -> Self {
+        let mut fake = Fake::new(spec, true);
+        run(&mut fake, env(opts)).await.unwrap();
+        fake
+    }
+
     /// Builds `spec` on a builder that can merge and whose layers list as `listings`, and
     /// returns the builder with what it recorded.
     async fn built(spec: &str, listings: Vec<Listing>) -> Self {
@@ -279,8 +287,7 @@ fn ops(def: &pb::Definition) -> Vec<pb::Op> {
 
 #[tokio::test]
 async fn builds_a_merge_of_three_parts_and_returns_once() {
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&[])).await.unwrap();
+    let fake = Fake::ran(SPEC, &[]).await;
     assert_eq!(fake.returns.len(), 1);
     let ret = &fake.returns[0];
     assert!(ret.error.is_none(), "{:?}", ret.error);
@@ -379,8 +386,7 @@ async fn builds_a_merge_of_three_parts_and_returns_once() {
 
 #[tokio::test]
 async fn the_harness_target_has_no_base_image_and_two_platforms_have_one_each() {
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&["target=harness"])).await.unwrap();
+    let fake = Fake::ran(SPEC, &["target=harness"]).await;
     let result = fake.returns[0].result.as_ref().unwrap();
     assert!(result.metadata.contains_key("containerimage.config"));
     assert!(
@@ -388,10 +394,7 @@ async fn the_harness_target_has_no_base_image_and_two_platforms_have_one_each() 
         "the harness target starts from scratch"
     );
 
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&["platform=linux/amd64,linux/arm64"]))
-        .await
-        .unwrap();
+    let fake = Fake::ran(SPEC, &["platform=linux/amd64,linux/arm64"]).await;
     let result = fake.returns[0].result.as_ref().unwrap();
     for p in ["linux/amd64", "linux/arm64"] {
         let base: Value =
@@ -476,8 +479,7 @@ async fn stack_mode_builds_without_merge_and_warns() {
 async fn spec_checks_are_shown_as_warnings_during_a_build_unless_skipped() {
     // The rule names of the warnings a build of `spec` showed.
     async fn warned(spec: &str) -> Vec<String> {
-        let mut fake = Fake::new(spec, true);
-        run(&mut fake, env(&[])).await.unwrap();
+        let fake = Fake::ran(spec, &[]).await;
         assert_returned_ok(&fake.returns);
         let rules = fake.warnings.iter().map(|w| w.split(": ").next().unwrap());
         rules.map(String::from).collect()
@@ -494,8 +496,7 @@ async fn spec_checks_are_shown_as_warnings_during_a_build_unless_skipped() {
 
 #[tokio::test]
 async fn warnings_link_their_rule_and_check_error_true_stops_the_build_before_it_builds() {
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&[])).await.unwrap();
+    let fake = Fake::ran(SPEC, &[]).await;
     let i = fake
         .warnings
         .iter()
@@ -510,8 +511,7 @@ async fn warnings_link_their_rule_and_check_error_true_stops_the_build_before_it
     // `error=true` in the spec: the warnings are shown, then the build fails at the
     // directive's line, having solved nothing but the spec.
     let strict = SPEC.replacen('\n', "\n# check=skip=PlainHttpDownload;error=true\n", 1);
-    let mut fake = Fake::new(&strict, true);
-    run(&mut fake, env(&[])).await.unwrap();
+    let fake = Fake::ran(&strict, &[]).await;
     let err = error_of(&fake.returns);
     assert_mentions(
         err,
@@ -532,30 +532,17 @@ async fn warnings_link_their_rule_and_check_error_true_stops_the_build_before_it
     );
 
     // The same from the command line, which replaces the spec's directive.
-    let mut fake = Fake::new(SPEC, true);
-    run(
-        &mut fake,
-        env(&["build-arg:BUILDKIT_DOCKERFILE_CHECK=error=true"]),
-    )
-    .await
-    .unwrap();
+    let fake = Fake::ran(SPEC, &["build-arg:BUILDKIT_DOCKERFILE_CHECK=error=true"]).await;
     assert_mentions(
         error_of(&fake.returns),
         &["lint violation found for rules: FoundationNotPinned, PlainHttpDownload"],
     );
-    let mut fake = Fake::new(&strict, true);
-    run(
-        &mut fake,
-        env(&["build-arg:BUILDKIT_DOCKERFILE_CHECK=skip=all"]),
-    )
-    .await
-    .unwrap();
+    let fake = Fake::ran(&strict, &["build-arg:BUILDKIT_DOCKERFILE_CHECK=skip=all"]).await;
     assert_returned_ok(&fake.returns);
 
     // A directive that cannot be read stops the build with what is wrong.
     let bad = SPEC.replacen('\n', "\n# check=error=sometimes\n", 1);
-    let mut fake = Fake::new(&bad, true);
-    run(&mut fake, env(&[])).await.unwrap();
+    let fake = Fake::ran(&bad, &[]).await;
     assert_mentions(
         error_of(&fake.returns),
         &["`error=sometimes` is not true or false", "image.yaml:2:"],
@@ -566,8 +553,7 @@ async fn warnings_link_their_rule_and_check_error_true_stops_the_build_before_it
 async fn spec_errors_come_back_with_positions_all_at_once() {
     let bad =
         "version: 1\nfoundation:\n  form: x\nharness:\n  binaries:\n    t: {url: http://x/t}\n";
-    let mut fake = Fake::new(bad, true);
-    run(&mut fake, env(&[])).await.unwrap();
+    let fake = Fake::ran(bad, &[]).await;
     assert_mentions(
         error_of(&fake.returns),
         &[
@@ -591,10 +577,7 @@ async fn spec_errors_come_back_with_positions_all_at_once() {
 
 #[tokio::test]
 async fn unsupported_subrequests_are_unimplemented() {
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&["requestid=frontend.unknown"]))
-        .await
-        .unwrap();
+    let fake = Fake::ran(SPEC, &["requestid=frontend.unknown"]).await;
     let err = fake.returns[0].error.as_ref().unwrap();
     assert_eq!(err.code, 12);
     assert!(
@@ -606,10 +589,7 @@ async fn unsupported_subrequests_are_unimplemented() {
 
 #[tokio::test]
 async fn two_platforms_give_a_refs_map_with_platform_metadata() {
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&["platform=linux/amd64,linux/arm64"]))
-        .await
-        .unwrap();
+    let fake = Fake::ran(SPEC, &["platform=linux/amd64,linux/arm64"]).await;
     let result = fake.returns[0].result.as_ref().unwrap();
     let Some(gw::result::Result::Refs(m)) = &result.result else {
         panic!("no refs map")
@@ -810,8 +790,7 @@ harness:
 
 #[tokio::test]
 async fn the_guards_are_one_definition_of_facts_steps_and_a_verdict_read_once() {
-    let mut fake = Fake::new(TWO_TOOLS, true);
-    run(&mut fake, env(&[])).await.unwrap();
+    let fake = Fake::ran(TWO_TOOLS, &[]).await;
     assert_returned_ok(&fake.returns);
     // One read of one verdict whose definition holds every part's facts step: BuildKit
     // builds the parts side by side, and a cached build reads one small file.
@@ -1061,8 +1040,7 @@ harness:
     let config = String::from_utf8_lossy(&ret.metadata["containerimage.config"]).to_lowercase();
     assert!(!config.contains("proxy"), "{config}");
 
-    let mut plain = Fake::new(spec, true);
-    run(&mut plain, env(&[])).await.unwrap();
+    let plain = Fake::ran(spec, &[]).await;
     assert!(
         execs(&plain)
             .iter()
@@ -1153,8 +1131,7 @@ harness:
     }
 
     // A flag the frontend does not honour fails, naming it.
-    let mut fake = Fake::new(spec, true);
-    run(&mut fake, env(&["cgroup-parent=/ci"])).await.unwrap();
+    let fake = Fake::ran(spec, &["cgroup-parent=/ci"]).await;
     assert_mentions(
         error_of(&fake.returns),
         &["--cgroup-parent is not supported"],
@@ -1164,8 +1141,7 @@ harness:
 #[tokio::test]
 async fn a_named_context_replaces_an_image_of_the_spec() {
     let mirror = "context:aishell-test/busybox:1=docker-image://mirror.example/busybox:1";
-    let mut fake = Fake::new(SPEC, true);
-    run(&mut fake, env(&[mirror])).await.unwrap();
+    let fake = Fake::ran(SPEC, &[mirror]).await;
     assert_returned_ok(&fake.returns);
     assert_eq!(fake.resolved, ["mirror.example/busybox:1"]);
     let def = fake.solves.last().unwrap().definition.clone().unwrap();
@@ -1194,13 +1170,7 @@ async fn a_named_context_replaces_an_image_of_the_spec() {
     let other = "context:aishell-test/busybox:1::linux/arm64=docker-image://mirror.example/b:1";
     run(&mut fake, env(&[other])).await.unwrap();
     assert_eq!(fake.resolved, ["docker.io/aishell-test/busybox:1"]);
-    let mut fake = Fake::new(SPEC, true);
-    run(
-        &mut fake,
-        env(&["context:aishell-test/busybox:1=local:base"]),
-    )
-    .await
-    .unwrap();
+    let fake = Fake::ran(SPEC, &["context:aishell-test/busybox:1=local:base"]).await;
     assert_mentions(
         error_of(&fake.returns),
         &[

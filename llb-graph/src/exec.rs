@@ -291,26 +291,24 @@ impl Exec {
                     output: next_output(),
                     ..Default::default()
                 },
-                MountKind::Tmpfs => {
+                kind @ (MountKind::Tmpfs | MountKind::TmpfsOfSize(_)) => {
                     caps.push("exec.mount.tmpfs");
+                    // Without a size the daemon's default (no tmpfs_opt, as before sizes).
+                    let tmpfs_opt = match kind {
+                        MountKind::TmpfsOfSize(size) => {
+                            caps.push("exec.mount.tmpfs.size");
+                            Some(pb::TmpfsOpt {
+                                size: i64::try_from(size).unwrap_or(i64::MAX),
+                            })
+                        }
+                        _ => None,
+                    };
                     pb::Mount {
                         input: EMPTY,
                         dest,
                         output: EMPTY,
                         mount_type: pb::MountType::Tmpfs as i32,
-                        ..Default::default()
-                    }
-                }
-                MountKind::TmpfsOfSize(size) => {
-                    caps.extend(["exec.mount.tmpfs", "exec.mount.tmpfs.size"]);
-                    pb::Mount {
-                        input: EMPTY,
-                        dest,
-                        output: EMPTY,
-                        mount_type: pb::MountType::Tmpfs as i32,
-                        tmpfs_opt: Some(pb::TmpfsOpt {
-                            size: i64::try_from(size).unwrap_or(i64::MAX),
-                        }),
+                        tmpfs_opt,
                         ..Default::default()
                     }
                 }

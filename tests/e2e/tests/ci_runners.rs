@@ -299,6 +299,39 @@ fn job(runner: &Runner, p: &Project, tag: &str) -> Run {
     )
 }
 
+/// The shared harness job of docs/ci.md: builds `--target harness` and exports the
+/// harness cache.
+fn harness_job(runner: &Runner, p: &Project) -> Run {
+    let cache_to = format!("{},mode=max", p.cache("cache-harness"));
+    runner.buildx_ok(
+        p.dir.path(),
+        &["--target", "harness", "--cache-to", &cache_to],
+    )
+}
+
+/// A project's job of docs/ci.md when a harness job shares its cache: the harness cache
+/// first, then the project's own; build, push, export the project's cache.
+fn project_job(runner: &Runner, p: &Project, tag: &str) -> Run {
+    let image = p.image(tag);
+    let harness = p.cache("cache-harness");
+    let project = p.cache("cache-proj");
+    let project_to = format!("{project},mode=max");
+    runner.buildx_ok(
+        p.dir.path(),
+        &[
+            "-t",
+            &image,
+            "--push",
+            "--cache-from",
+            &harness,
+            "--cache-from",
+            &project,
+            "--cache-to",
+            &project_to,
+        ],
+    )
+}
+
 #[test]
 fn a_harness_bump_on_a_fresh_runner_pulls_nothing_of_the_extension() {
     let Some((bk, p)) = setup() else { return };
@@ -406,12 +439,7 @@ fn projects_import_the_harness_job_cache_and_install_nothing() {
 
     // The harness job builds the new tool once and exports the shared cache.
     p.spec(2);
-    let harness_cache = p.cache("cache-harness");
-    let harness_to = format!("{harness_cache},mode=max");
-    let out = Runner::start(&bk).buildx_ok(
-        p.dir.path(),
-        &["--target", "harness", "--cache-to", &harness_to],
-    );
+    let out = harness_job(&Runner::start(&bk), &p);
     assert!(ran(&out.stderr, "[harness] hello -> /tools/bin/hello"));
 
     // The project's job imports both caches: the tool is neither downloaded nor placed
@@ -421,23 +449,7 @@ fn projects_import_the_harness_job_cache_and_install_nothing() {
         p.files.hits("hello-2") > 0,
         "the harness job downloaded the tool"
     );
-    let image = p.image("v2");
-    let project = p.cache("cache-proj");
-    let project_to = format!("{project},mode=max");
-    let out = Runner::start(&bk).buildx_ok(
-        p.dir.path(),
-        &[
-            "-t",
-            &image,
-            "--push",
-            "--cache-from",
-            &harness_cache,
-            "--cache-from",
-            &project,
-            "--cache-to",
-            &project_to,
-        ],
-    );
+    let out = project_job(&Runner::start(&bk), &p, "v2");
     // (The download step is not among them: BuildKit v0.32 fetches a URL on a runner that
     // has not seen it to compute its cache key, checksum or not, as it does for a
     // Dockerfile's `ADD --checksum`. The tool's layer itself comes from the cache.)
@@ -503,12 +515,7 @@ fn an_npm_tool_on_a_foundation_with_a_context_copy_comes_from_the_harness_cache(
 
     // The harness job installs the new version once and exports the shared cache.
     npm_spec(&p, &foundation, "7.6.3");
-    let harness_cache = p.cache("cache-harness");
-    let harness_to = format!("{harness_cache},mode=max");
-    let out = Runner::start(&bk).buildx_ok(
-        p.dir.path(),
-        &["--target", "harness", "--cache-to", &harness_to],
-    );
+    let out = harness_job(&Runner::start(&bk), &p);
     assert!(
         ran(&out.stderr, "[harness] npm semver@7.6.3"),
         "{}",
@@ -519,23 +526,7 @@ fn an_npm_tool_on_a_foundation_with_a_context_copy_comes_from_the_harness_cache(
     // neither the tool nor the extension runs again. (Before small context files were
     // written from the graph, BuildKit v0.32.2 mostly missed the install in the harness
     // cache here: bench/repro/cross-cache.)
-    let image = p.image("v2");
-    let project = p.cache("cache-proj");
-    let project_to = format!("{project},mode=max");
-    let out = Runner::start(&bk).buildx_ok(
-        p.dir.path(),
-        &[
-            "-t",
-            &image,
-            "--push",
-            "--cache-from",
-            &harness_cache,
-            "--cache-from",
-            &project,
-            "--cache-to",
-            &project_to,
-        ],
-    );
+    let out = project_job(&Runner::start(&bk), &p, "v2");
     for step in [
         "[harness] npm semver@7.6.3",
         "[extension] run echo extension",
