@@ -109,6 +109,8 @@ pub struct Conversion {
     /// layers that are the base image's as they are. `None` for the harness target, which
     /// starts from scratch.
     pub base_config: Option<Value>,
+    /// What the SBOM (`--sbom`) reads and lists for this target.
+    pub sbom: crate::sbom::Parts,
     /// Warnings for the user.
     pub warnings: Vec<String>,
 }
@@ -704,6 +706,9 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     }
     let mut tool_layers = Vec::new();
     let mut tool_labels = Vec::new();
+    // The state each npm tool's files are read from for the SBOM: its layer, or the
+    // stacked image.
+    let mut npm_parts: Vec<(String, String, State)> = Vec::new();
     let order = spec.image.effective_order();
     match mode {
         MergeMode::Merge => {
@@ -719,6 +724,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     ),
                 );
                 tool_labels.push((t.package.value.clone(), t.version.value.clone()));
+                npm_parts.push((
+                    t.package.value.clone(),
+                    t.version.value.clone(),
+                    layer.clone(),
+                ));
                 tool_layers.push(Layer {
                     part: Part::Harness,
                     name: t.package.value.clone(),
@@ -839,6 +849,9 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                 tool_labels.push((t.package.value.clone(), t.version.value.clone()));
                 h.push((format!("harness {}", t.package.value), false));
             }
+            for t in &npm {
+                npm_parts.push((t.package.value.clone(), t.version.value.clone(), st.clone()));
+            }
             for b in &bins {
                 st = cx.binary(st, b, &prefix)?;
                 let version = binary_version(b);
@@ -867,6 +880,28 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
         config.set_created(c);
     }
     let base_config = (input.options.target != Target::Harness).then(|| base.config.clone());
+    let target = input.options.target;
+    let with_system = target != Target::Harness;
+    let with_tools = matches!(target, Target::Harness | Target::Image);
+    let sbom = crate::sbom::Parts {
+        foundation: with_system.then(|| foundation.clone()),
+        extension: (with_system && target != Target::Foundation && has_extension)
+            .then(|| extension.clone()),
+        npm: if with_tools { npm_parts } else { Vec::new() },
+        npm_dir: format!("{prefix}/npm/lib/node_modules"),
+        binaries: if with_tools {
+            bins.iter()
+                .map(|b| crate::sbom::spdx::BinaryTool {
+                    name: b.name.value.clone(),
+                    version: binary_version(b),
+                    url: url_of(b),
+                    sha256: sha_of(b),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    };
     Ok(Conversion {
         state,
         config,
@@ -874,6 +909,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
         foundation,
         extension,
         base_config,
+        sbom,
         warnings: cx.warnings,
     })
 }

@@ -22,6 +22,7 @@ pub mod platform;
 pub mod reference;
 pub mod render;
 pub mod run;
+pub mod sbom;
 pub mod spec;
 pub mod subrequest;
 pub mod yaml;

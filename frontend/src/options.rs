@@ -238,6 +238,41 @@ pub(crate) fn parse_no_cache(v: &str) -> Result<NoCache, String> {
     Ok(NoCache::Parts(parts))
 }
 
+/// What `--sbom` (`--attest type=sbom`, sent as `attest:sbom`) asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Sbom {
+    /// No SBOM (no `--sbom`, or `--sbom=false`).
+    #[default]
+    Off,
+    /// The frontend's own SPDX document, from what it knows of each part.
+    Own,
+    /// `--sbom=generator=<image>`: the user named a scanner image; BuildKit runs it over
+    /// the whole image, as it does for frontends without an SBOM of their own.
+    Generator(String),
+}
+
+impl Sbom {
+    /// Parses the value of `attest:sbom` (`""`, `generator=…`, `disabled=true`, CSV).
+    ///
+    /// ```
+    /// use aishell_frontend::options::Sbom;
+    /// assert_eq!(Sbom::parse(""), Sbom::Own);
+    /// assert_eq!(Sbom::parse("disabled=true"), Sbom::Off);
+    /// assert_eq!(Sbom::parse("generator=docker/scout-sbom-indexer:1"), Sbom::Generator("docker/scout-sbom-indexer:1".into()));
+    /// ```
+    pub fn parse(value: &str) -> Sbom {
+        let mut out = Sbom::Own;
+        for field in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            match field.split_once('=') {
+                Some(("disabled", v)) if truthy(v) => return Sbom::Off,
+                Some(("generator", g)) if !g.is_empty() => out = Sbom::Generator(g.into()),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
 /// Option keys buildx may send that change how steps run and that the frontend does not
 /// honour: an error names the flag rather than building something else than asked.
 const REFUSED: [(&str, &str); 1] = [("cgroup-parent", "--cgroup-parent")];
@@ -325,6 +360,8 @@ pub struct Options {
     pub merge_mode: MergeMode,
     /// Default platform of the first worker, if the daemon said.
     pub worker_platform: Option<Platform>,
+    /// `--sbom`.
+    pub sbom: Sbom,
     /// Every raw option, for forwarding to nested frontends.
     pub raw: BTreeMap<String, String>,
 }
@@ -354,6 +391,7 @@ impl Default for Options {
             context_key: "context".into(),
             merge_mode: MergeMode::Merge,
             worker_platform: None,
+            sbom: Sbom::Off,
             raw: BTreeMap::new(),
         }
     }
@@ -434,6 +472,7 @@ impl Options {
                     "dockerfilekey" => o.dockerfile_key = value,
                     "contextkey" => o.context_key = value,
                     "local-sessionid:dockerfile" => o.dockerfile_session_id = Some(value),
+                    "attest:sbom" => o.sbom = Sbom::parse(&value),
                     k => {
                         if let Some((_, flag)) = REFUSED.iter().find(|(key, _)| *key == k) {
                             if !value.is_empty() {
@@ -697,6 +736,22 @@ mod tests {
                 .unwrap()
                 .unknown
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn sbom_requests() {
+        assert_eq!(opts(&[]).unwrap().sbom, Sbom::Off);
+        assert_eq!(opts(&["attest:sbom="]).unwrap().sbom, Sbom::Own);
+        assert_eq!(
+            opts(&["attest:sbom=disabled=true"]).unwrap().sbom,
+            Sbom::Off
+        );
+        assert_eq!(
+            opts(&["attest:sbom=generator=x/scanner:1,disabled=false"])
+                .unwrap()
+                .sbom,
+            Sbom::Generator("x/scanner:1".into())
         );
     }
 

@@ -29,6 +29,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+mod sbom;
+
 /// gRPC status codes we use.
 pub(crate) mod code {
     pub const UNKNOWN: i32 = 2;
@@ -1061,6 +1063,20 @@ pub async fn build<B: Bridge>(
             .await
             .map_err(|s| Failure::gateway("solve failed", &s))?;
         let id = ref_id(&resp).unwrap_or_default();
+        // `--sbom`: the frontend's own document, unless the user named a scanner image
+        // (BuildKit then runs it, as for any frontend without an SBOM of its own).
+        let sbom = match (&opts.sbom, own) {
+            (crate::options::Sbom::Own, Some(own)) => {
+                Some(sbom::attestation(b, &opts, own, &conv.sbom, platform, &label).await?)
+            }
+            (crate::options::Sbom::Own, None) => {
+                if first {
+                    warn(b, &file, "--sbom: the builder did not give the frontend its own image, so BuildKit's scanner makes the SBOM", None, None).await;
+                }
+                None
+            }
+            _ => None,
+        };
         per_platform.push(Built {
             platform: platform.clone(),
             id,
@@ -1069,11 +1085,27 @@ pub async fn build<B: Bridge>(
                 .base_config
                 .as_ref()
                 .and_then(|c| serde_json::to_vec(c).ok()),
+            sbom,
         });
     }
 
     let mut metadata = BTreeMap::new();
     let epoch = opts.source_date_epoch();
+    // Attestations are keyed by platform, for one image as for several (BuildKit keys a
+    // single image by the platform of its config).
+    let attestations: BTreeMap<String, gw::Attestations> = per_platform
+        .iter_mut()
+        .filter_map(|b| {
+            b.sbom.take().map(|a| {
+                (
+                    b.platform.to_string(),
+                    gw::Attestations {
+                        attestation: vec![a],
+                    },
+                )
+            })
+        })
+        .collect();
     let result = if !multi {
         let built = per_platform.remove(0);
         metadata.insert("containerimage.config".to_string(), built.config);
@@ -1121,7 +1153,7 @@ pub async fn build<B: Bridge>(
     Ok(gw::Result {
         metadata,
         result: Some(result),
-        ..Default::default()
+        attestations,
     })
 }
 
@@ -1134,6 +1166,8 @@ struct Built {
     config: Vec<u8>,
     /// `containerimage.base.config`, when the image starts from a base image.
     base_config: Option<Vec<u8>>,
+    /// The SBOM attestation (`--sbom`), when the frontend makes it.
+    sbom: Option<gw::Attestation>,
 }
 
 /// Runs the frontend against `b` and calls `Return` exactly once.

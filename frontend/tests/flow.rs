@@ -121,6 +121,57 @@ impl Fake {
     }
 }
 
+/// Plays BuildKit building an SBOM inventory: finds the step whose output the collect op
+/// copies to `path` (`/<i>/inventory.json`), and answers for the part it mounts: a system
+/// scan finds `bash` (and `git` when the part holds the extension's step), an npm scan
+/// finds the tool its layer installs, with one dependency.
+fn fake_inventory(def: &pb::Definition, path: &str) -> Vec<u8> {
+    let ops: BTreeMap<String, pb::Op> = def
+        .def
+        .iter()
+        .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
+        .collect();
+    let terminal = decode_op(def.def.last().unwrap()).unwrap();
+    let collect = &ops[&terminal.inputs[0].digest];
+    let Some(pb::op::Op::File(f)) = &collect.op else {
+        panic!("the inventories are not collected by a file op")
+    };
+    let copy = f
+        .actions
+        .iter()
+        .find(|a| matches!(&a.action, Some(pb::file_action::Action::Copy(c)) if c.dest == path))
+        .unwrap_or_else(|| panic!("nothing is copied to {path}"));
+    let step_op = &ops[&collect.inputs[copy.secondary_input as usize].digest];
+    let (args, mounts) = exec_of(step_op);
+    assert_eq!(args[1..3], [step::ARG, "inventory"]);
+    let layer = mounts.iter().find(|m| m.dest == step::LAYER).unwrap();
+    assert!(layer.readonly, "the part is mounted read-only");
+    let text: String = subgraph(&ops, &step_op.inputs[layer.input as usize].digest)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let req: Value = serde_json::from_str(&args[3]).unwrap();
+    let pkg = |name: &str, version: &str, path: &str, deps: &[&str]| json!({"ecosystem": if path.is_empty() {"deb"} else {"npm"}, "name": name, "version": version, "path": path, "depends": deps});
+    let inv = if req == json!("system") {
+        let mut p = vec![pkg("bash", "5.2", "", &[])];
+        if text.contains("echo extension") {
+            p.push(pkg("git", "2.47", "", &[]));
+        }
+        json!({"os": {"id": "debian", "version_id": "13"}, "packages": p})
+    } else {
+        assert_eq!(req["npm"]["dir"], "/tools/npm/lib/node_modules");
+        assert!(
+            text.contains("npm install"),
+            "an npm scan mounts the tool's layer: {text}"
+        );
+        json!({"packages": [
+            pkg("semver", "7.6.3", "semver", &["semver/node_modules/lru"]),
+            pkg("lru", "1.0.0", "semver/node_modules/lru", &[]),
+        ]})
+    };
+    serde_json::to_vec(&inv).unwrap()
+}
+
 fn exec_of(op: &pb::Op) -> (Vec<String>, Vec<pb::Mount>) {
     let Some(pb::op::Op::Exec(e)) = &op.op else {
         panic!("not an exec: {op:?}")
@@ -209,6 +260,10 @@ impl Bridge for Fake {
         Ok(solved(&format!("ref-{n}"), None))
     }
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+        if req.file_path.ends_with("/inventory.json") {
+            let def = self.defs[&req.r#ref].clone();
+            return Ok(fake_inventory(&def, &req.file_path));
+        }
         if req.file_path == step::VERDICT_FILE {
             let def = self.defs[&req.r#ref].clone();
             self.verdicts
@@ -1178,4 +1233,154 @@ async fn a_named_context_replaces_an_image_of_the_spec() {
             "image.yaml:4:",
         ],
     );
+}
+
+const SBOM_SPEC: &str = "version: 1
+foundation:
+  from: aishell-test/busybox:1
+extension:
+  run:
+    - echo extension > /extension.txt
+harness:
+  npm:
+    semver: \"7.6.3\"
+  binaries:
+    hello:
+      url: http://127.0.0.1:9/hello-1.2.3
+      sha256: \"0000000000000000000000000000000000000000000000000000000000000001\"
+";
+
+/// The SPDX document of a returned attestation, from the mkfile of its ref's definition.
+fn sbom_of(fake: &Fake, att: &gw::Attestation) -> Value {
+    let def = &fake.defs[&att.r#ref.as_ref().unwrap().id];
+    for op in ops(def) {
+        if let Some(pb::op::Op::File(f)) = op.op {
+            for a in f.actions {
+                if let Some(pb::file_action::Action::Mkfile(m)) = a.action
+                    && m.path == att.path
+                {
+                    return serde_json::from_slice(&m.data).unwrap();
+                }
+            }
+        }
+    }
+    panic!("no document at {} in the attestation's ref", att.path)
+}
+
+#[tokio::test]
+async fn sbom_true_returns_the_frontends_own_spdx_document_of_every_part() {
+    let fake = Fake::ran(
+        SBOM_SPEC,
+        &["attest:sbom=", "build-arg:SOURCE_DATE_EPOCH=86400"],
+    )
+    .await;
+    let result = fake.returns[0].result.as_ref().unwrap();
+    let atts = &result.attestations["linux/amd64"].attestation;
+    assert_eq!(atts.len(), 1);
+    let att = &atts[0];
+    assert_eq!(att.kind, gw::AttestationKind::InToto as i32);
+    assert_eq!(att.in_toto_predicate_type, "https://spdx.dev/Document");
+    assert_eq!(att.in_toto_subjects.len(), 1);
+    assert_eq!(
+        att.in_toto_subjects[0].kind,
+        gw::InTotoSubjectKind::Self_ as i32
+    );
+    assert_eq!(att.metadata["reason"], b"sbom");
+    let doc = sbom_of(&fake, att);
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    assert_eq!(doc["creationInfo"]["created"], "1970-01-02T00:00:00Z");
+    let find = |name: &str| {
+        doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {doc:#}"))
+            .clone()
+    };
+    assert_eq!(find("bash")["comment"], "aishell part: foundation");
+    assert_eq!(find("git")["comment"], "aishell part: extension");
+    assert_eq!(
+        find("semver")["externalRefs"][0]["referenceLocator"],
+        "pkg:npm/semver@7.6.3"
+    );
+    assert_eq!(find("lru")["versionInfo"], "1.0.0");
+    let hello = find("hello");
+    assert_eq!(hello["downloadLocation"], "http://127.0.0.1:9/hello-1.2.3");
+    assert_eq!(
+        hello["checksums"][0]["checksumValue"],
+        "0000000000000000000000000000000000000000000000000000000000000001"
+    );
+    // The image itself is solved and returned as without --sbom.
+    let Some(gw::result::Result::Ref(r)) = &result.result else {
+        panic!("no ref")
+    };
+    assert_ne!(r.id, att.r#ref.as_ref().unwrap().id);
+}
+
+#[tokio::test]
+async fn each_part_is_read_by_a_step_of_its_own_and_the_document_is_built_on_them() {
+    let fake = Fake::ran(SBOM_SPEC, &["attest:sbom="]).await;
+    let att = &fake.returns[0].result.as_ref().unwrap().attestations["linux/amd64"].attestation[0];
+    let def = &fake.defs[&att.r#ref.as_ref().unwrap().id];
+    let names: Vec<String> = def
+        .metadata
+        .values()
+        .filter_map(|m| m.description.get("llb.customname").cloned())
+        .filter(|n| n.starts_with("[sbom]"))
+        .collect();
+    for want in [
+        "[sbom] read the foundation's packages",
+        "[sbom] read the extension's packages",
+        "[sbom] read npm semver@7.6.3",
+        "[sbom] SPDX document",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want}: {names:?}");
+    }
+    // No step for the binary tool: the spec pins it.
+    assert_eq!(
+        ops(def)
+            .iter()
+            .filter(|o| matches!(&o.op, Some(pb::op::Op::Exec(e)) if e.meta.as_ref().unwrap().args.get(2).is_some_and(|a| a == "inventory")))
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn without_sbom_or_with_a_named_scanner_the_frontend_returns_no_attestation() {
+    for opts in [
+        &[][..],
+        &["attest:sbom=generator=example.invalid/scanner:1"][..],
+        &["attest:sbom=disabled=true"][..],
+    ] {
+        let fake = Fake::ran(SBOM_SPEC, opts).await;
+        let result = fake.returns[0].result.as_ref().unwrap();
+        assert!(result.attestations.is_empty(), "{opts:?}");
+        assert!(
+            !fake
+                .solves
+                .iter()
+                .filter_map(|s| s.definition.as_ref())
+                .any(|d| d.metadata.values().any(|m| m
+                    .description
+                    .get("llb.customname")
+                    .is_some_and(|n| n.starts_with("[sbom]")))),
+            "{opts:?}: no SBOM step is built"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_sbom_of_each_platform_is_keyed_by_its_platform() {
+    let fake = Fake::ran(
+        SBOM_SPEC,
+        &["attest:sbom=", "platform=linux/amd64,linux/arm64"],
+    )
+    .await;
+    let result = fake.returns[0].result.as_ref().unwrap();
+    let keys: Vec<&String> = result.attestations.keys().collect();
+    assert_eq!(keys, ["linux/amd64", "linux/arm64"]);
+    let doc = sbom_of(&fake, &result.attestations["linux/arm64"].attestation[0]);
+    assert_eq!(doc["name"], "aishell image linux/arm64");
 }

@@ -79,7 +79,10 @@ pub fn no_own_image() -> crate::run::Failure {
     )
 }
 
-fn step(own: &OwnImage, kind: &str, request: String) -> Exec {
+/// A step that runs `aishell-frontend guard-step <kind> <request>` in the frontend's own
+/// image, without network, with the root thrown away and [`step::OUT`] as its only
+/// output (the guards' steps and the SBOM's inventories).
+pub fn own_step(own: &OwnImage, kind: &str, request: String) -> Exec {
     let mut e = Exec::new(
         own.image.clone(),
         [own.binary.clone(), step::ARG.into(), kind.into(), request],
@@ -107,7 +110,7 @@ fn build(e: Exec, meta: Meta) -> State {
 pub fn facts(own: &OwnImage, layer: &State, req: &FactsRequest, meta: Meta) -> State {
     // Serialising a struct of strings cannot fail.
     let json = serde_json::to_string(req).unwrap_or_default();
-    let e = step(own, "facts", json).mount(
+    let e = own_step(own, "facts", json).mount(
         step::LAYER,
         MountKind::ReadOnly {
             state: layer.clone(),
@@ -131,7 +134,7 @@ pub struct FactsStates {
 /// The step that judges `facts` for `req`; its output holds [`step::VERDICT_FILE`].
 pub fn verdict(own: &OwnImage, req: &VerdictRequest, facts: &FactsStates, meta: Meta) -> State {
     let json = serde_json::to_string(req).unwrap_or_default();
-    let mut e = step(own, "verdict", json);
+    let mut e = own_step(own, "verdict", json);
     let mount = |e: Exec, dir: &str, state: &State| {
         e.mount(
             &format!("{}/{dir}", step::FACTS),

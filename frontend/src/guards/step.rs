@@ -1,10 +1,12 @@
-//! The guards' two build steps, as the frontend binary runs them inside BuildKit: `facts`
-//! lists a layer mounted read-only, `verdict` judges the facts files. Both are run as
-//! `aishell-frontend guard-step facts|verdict JSON` by the graph of [`super::graph`], in a
-//! container whose root is the frontend's own image.
+//! The build steps the frontend binary runs inside BuildKit: `facts` lists a layer mounted
+//! read-only, `verdict` judges the facts files (the merge guards), `inventory` reads a part
+//! for the SBOM ([`crate::sbom`]). Each is run as `aishell-frontend guard-step <kind> JSON`
+//! in a container whose root is the frontend's own image.
 
 use super::facts::{Facts, FactsRequest, RootTree, gather};
 use super::verdict::{Verdict, VerdictRequest, judge};
+use crate::sbom::graph::INVENTORY_FILE;
+use crate::sbom::scan::{ScanRequest, scan};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -32,8 +34,9 @@ pub fn main(args: &[String]) -> ExitCode {
     let outcome = match args {
         [kind, json] if kind == "facts" => facts(json, Path::new(LAYER), Path::new(OUT)),
         [kind, json] if kind == "verdict" => verdict(json, Path::new(FACTS), Path::new(OUT)),
+        [kind, json] if kind == "inventory" => inventory(json, Path::new(LAYER), Path::new(OUT)),
         _ => Err(format!(
-            "usage: aishell-frontend {ARG} facts|verdict JSON (run by BuildKit for the merge guards)"
+            "usage: aishell-frontend {ARG} facts|verdict|inventory JSON (run by BuildKit for the merge guards and the SBOM)"
         )),
     };
     match outcome {
@@ -77,6 +80,17 @@ pub fn verdict(json: &str, facts: &Path, out: &Path) -> Result<(), String> {
     let foundation = req.extension.then(|| read("foundation")).transpose()?;
     let v: Verdict = judge(&req, &tools, below.as_ref(), foundation.as_ref())?;
     write_json(&out.join(VERDICT_FILE), &v)
+}
+
+/// Reads the part at `layer` for `json` (a [`ScanRequest`]) and writes the
+/// [`crate::sbom::scan::Inventory`] to `out`/[`INVENTORY_FILE`].
+///
+/// Errors: a bad request, an unreadable database or folder.
+pub fn inventory(json: &str, layer: &Path, out: &Path) -> Result<(), String> {
+    let req: ScanRequest =
+        serde_json::from_str(json).map_err(|e| format!("bad inventory request: {e}"))?;
+    let inv = scan(layer, &req).map_err(|e| format!("cannot read the part: {e}"))?;
+    write_json(&out.join(INVENTORY_FILE), &inv)
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), String> {

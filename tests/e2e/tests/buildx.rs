@@ -718,6 +718,30 @@ fn rewrite_timestamp_keeps_the_base_image_layers() {
     );
 }
 
+/// The in-toto statement of the attestation of `repo:tag` whose predicate type contains
+/// `predicate` (single-platform image: one attestation manifest next to it).
+fn attestation(reg: &Registry, repo: &str, tag: &str, predicate: &str) -> serde_json::Value {
+    let index = reg.manifest(repo, tag);
+    let att = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest")
+        .unwrap_or_else(|| panic!("no attestation manifest in {index}"));
+    let manifest = reg.manifest(repo, att["digest"].as_str().unwrap());
+    let layer = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| {
+            l["annotations"]["in-toto.io/predicate-type"]
+                .as_str()
+                .is_some_and(|t| t.contains(predicate))
+        })
+        .unwrap_or_else(|| panic!("no {predicate} layer in {manifest}"));
+    serde_json::from_slice(&reg.blob(repo, layer["digest"].as_str().unwrap())).unwrap()
+}
+
 #[test]
 fn provenance_names_the_foundation_the_tools_and_the_frontend() {
     let Some(docker) = engine() else { return };
@@ -736,27 +760,7 @@ fn provenance_names_the_foundation_the_tools_and_the_frontend() {
         spec_path(),
         &["--push", "--provenance=mode=max", "-t", &image],
     );
-    // The attestation manifest next to the image, and its in-toto statement.
-    let index = reg.manifest(repo, "1");
-    let att = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest")
-        .unwrap_or_else(|| panic!("no attestation manifest in {index}"));
-    let manifest = reg.manifest(repo, att["digest"].as_str().unwrap());
-    let layer = manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| {
-            l["annotations"]["in-toto.io/predicate-type"]
-                .as_str()
-                .is_some_and(|t| t.contains("slsa.dev/provenance"))
-        })
-        .unwrap_or_else(|| panic!("no provenance layer in {manifest}"));
-    let statement: serde_json::Value =
-        serde_json::from_slice(&reg.blob(repo, layer["digest"].as_str().unwrap())).unwrap();
+    let statement = attestation(&reg, repo, "1", "slsa.dev/provenance");
     let predicate = &statement["predicate"];
     // SLSA v0.2 `materials`, or v1 `resolvedDependencies`.
     let materials = predicate["materials"]
@@ -881,4 +885,103 @@ fn a_zstd_export_compresses_the_new_layers_with_zstd_and_runs() {
     assert!(pulled.ok, "docker pull {name}: {}", pulled.stderr);
     assert_eq!(docker.sh(&name, "hello"), format!("hello zstd {run}\n"));
     docker.rmi(&[&name]);
+}
+
+/// `--sbom=true`: the frontend's own SPDX document (BuildKit's scanner image is not
+/// reachable here, so a build that fell back to it would fail), read back from the registry.
+/// It lists the foundation's dpkg packages, the npm tool with its dependency, and the binary
+/// tool by URL and checksum; after a bump of the npm tool, it has the new version, and only
+/// the bumped tool's inventory step ran again.
+#[test]
+fn sbom_lists_every_part_and_a_bump_reads_only_the_bumped_tool() {
+    let Some(docker) = engine() else { return };
+    let Some(reg) = Registry::start() else { return };
+    let _g = shared();
+    let server = FileServer::start();
+    let project = Project::new();
+    let archive = tool("sbom");
+    let url = server.put("hello-sbom.tar.gz", archive.clone());
+    let sum = sha256(&archive);
+    let run = nonce();
+    let spec = |debug: &str| {
+        format!(
+            "version: 1
+foundation:
+  from: {base}
+  run:
+    - echo {run} > /etc/aishell-e2e-nonce
+harness:
+  npm:
+    debug: \"{debug}\"
+  binaries:
+    hello: {{url: \"{url}\", sha256: \"{sum}\", extract: hello}}
+",
+            base = debian_image()
+        )
+    };
+    let repo = "aishell-e2e/sbom";
+    let build = |debug: &str, tag: &str| {
+        project.spec(&spec(debug));
+        let image = format!("{}/{repo}:{tag}", reg.host);
+        docker.buildx_ok(
+            project.path(),
+            spec_path(),
+            &["--push", "--provenance=false", "--sbom=true", "-t", &image],
+        )
+    };
+    let packages = |tag: &str| -> Vec<serde_json::Value> {
+        let statement = attestation(&reg, repo, tag, "spdx.dev/Document");
+        assert_eq!(statement["predicate"]["spdxVersion"], "SPDX-2.3");
+        statement["predicate"]["packages"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let find = |pkgs: &[serde_json::Value], name: &str| {
+        pkgs.iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {pkgs:#?}"))
+            .clone()
+    };
+    let purl = |p: &serde_json::Value| {
+        p["externalRefs"][0]["referenceLocator"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let first = build("4.3.4", "1");
+    assert!(
+        !first.stderr.contains("generating sbom using"),
+        "BuildKit ran its scanner:\n{}",
+        first.stderr
+    );
+    let pkgs = packages("1");
+    assert_eq!(purl(&find(&pkgs, "debug")), "pkg:npm/debug@4.3.4");
+    assert_eq!(find(&pkgs, "ms")["versionInfo"], "2.1.2");
+    let hello = find(&pkgs, "hello");
+    assert_eq!(hello["downloadLocation"], url.as_str());
+    assert_eq!(hello["checksums"][0]["checksumValue"], sum.as_str());
+    // The foundation's Debian packages, with their distribution.
+    let dpkg = find(&pkgs, "dpkg");
+    assert!(purl(&dpkg).starts_with("pkg:deb/debian/dpkg@"), "{dpkg}");
+    assert!(purl(&dpkg).contains("distro=debian-"), "{dpkg}");
+    assert_eq!(dpkg["comment"], "aishell part: foundation");
+
+    let second = build("4.3.5", "2");
+    let pkgs = packages("2");
+    assert_eq!(purl(&find(&pkgs, "debug")), "pkg:npm/debug@4.3.5");
+    assert!(pkgs.iter().all(|p| p["versionInfo"] != "4.3.4"));
+    assert_eq!(
+        vertex_cached(&second.stderr, "[sbom] read the foundation's packages"),
+        Some(true),
+        "the foundation is not read again:\n{}",
+        second.stderr
+    );
+    assert_eq!(
+        vertex_cached(&second.stderr, "[sbom] read npm debug@4.3.5"),
+        Some(false),
+        "the bumped tool is read:\n{}",
+        second.stderr
+    );
 }
