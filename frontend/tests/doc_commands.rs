@@ -78,6 +78,16 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         item: "fn projects_import_the_harness_job_cache_and_install_nothing",
     },
     Mapped {
+        pattern: "docker buildx build -f .aishell/image.yaml --provenance=mode=max --sbom=true --push -t * .",
+        test: "tests/e2e/tests/buildx.rs",
+        item: "fn sbom_lists_every_part_and_a_bump_reads_only_the_bumped_tool",
+    },
+    Mapped {
+        pattern: "docker buildx imagetools inspect * --format '{{ json .SBOM.SPDX }}'",
+        test: "tests/e2e/tests/buildx.rs",
+        item: "fn sbom_lists_every_part_and_a_bump_reads_only_the_bumped_tool",
+    },
+    Mapped {
         pattern: "docker buildx build --secret id=npmrc,src=* -f .aishell/image.yaml .",
         test: "tests/e2e/tests/buildx.rs",
         item: "fn an_npmrc_secret_configures_npm_and_is_in_no_layer",
