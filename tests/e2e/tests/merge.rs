@@ -608,6 +608,43 @@ image:
     );
 }
 
+/// `--network host`: the steps see the host's network interfaces (the test runs on the
+/// engine's machine). A standalone buildkitd must allow the `network.host` entitlement
+/// (scripts/engine's does, as CI builders that take this flag do).
+#[test]
+fn network_host_gives_the_steps_the_hosts_interfaces() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1
+foundation:
+  from: {base}
+  run:
+    - \"echo {nonce}; ls /sys/class/net > /net\"
+image:
+  cmd: [/bin/sh]
+",
+        base = busybox_image(),
+        nonce = aishell_e2e::nonce(),
+    ));
+    docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/hostnet:1",
+        &["--network", "host", "--allow", "network.host"],
+    );
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let seen = docker.sh("aishell-e2e/hostnet:1", "cat /net");
+    let mut seen: Vec<&str> = seen.lines().collect();
+    seen.sort();
+    assert_eq!(seen, host, "the step saw the host's interfaces");
+    assert!(host.len() > 1, "the host has more than loopback: {host:?}");
+}
+
 #[test]
 fn named_contexts_replace_a_spec_image_and_feed_the_extension_dockerfile() {
     let Some(docker) = engine() else { return };
