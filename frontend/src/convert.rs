@@ -40,6 +40,33 @@ pub struct ImageInfo {
     pub reference: String,
     /// The image's config JSON.
     pub config: Value,
+    /// Where its layers come from.
+    pub origin: ImageOrigin,
+}
+
+/// Where an image's layers come from: a registry, or what a named context
+/// (`--build-context <image>=…`) puts in its place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ImageOrigin {
+    /// A registry or the builder's image store, by [`ImageInfo::reference`] (a
+    /// `docker-image://` context only changes that reference).
+    #[default]
+    Registry,
+    /// An OCI layout the client sends (`oci-layout://…`); the reference is
+    /// `<image>@<digest>`.
+    OciLayout {
+        /// The client's session.
+        session: String,
+        /// The layout's store id in that session.
+        store: String,
+    },
+    /// A folder the client sends: its files are the image, with no config.
+    Local {
+        /// The local's name in the session.
+        name: String,
+        /// The client's session.
+        session: String,
+    },
 }
 
 /// The result of the extension Dockerfile, built by BuildKit's Dockerfile frontend.
@@ -225,6 +252,25 @@ impl Ctx<'_> {
     }
 
     fn image_source(&self, info: &ImageInfo, part: &str, span: Span) -> State {
+        let short_ref = info.reference.split('@').next().unwrap_or(&info.reference);
+        match &info.origin {
+            ImageOrigin::Registry => {}
+            ImageOrigin::OciLayout { session, store } => {
+                return Source::oci_layout(&info.reference, session, store)
+                    .platform(self.pb_platform.clone())
+                    .build(self.meta(
+                        part,
+                        &format!("from {short_ref} (OCI layout from the client)"),
+                        span,
+                    ));
+            }
+            ImageOrigin::Local { name, session } => {
+                return Source::local(name)
+                    .attr("local.session", session.clone())
+                    .cap("source.local.sessionid")
+                    .build(self.meta(part, &format!("from the folder of context {name}"), span));
+            }
+        }
         let mut s = Source::image(&info.reference).platform(self.pb_platform.clone());
         if let Some(mode) = &self.input.options.image_resolve_mode
             && mode != "default"
@@ -234,7 +280,6 @@ impl Ctx<'_> {
                 s = s.cap("source.image.resolvemode");
             }
         }
-        let short_ref = info.reference.split('@').next().unwrap_or(&info.reference);
         s.build(self.meta(part, &format!("from {short_ref}"), span))
     }
 
@@ -879,7 +924,10 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     if let Some(c) = &cx.created {
         config.set_created(c);
     }
-    let base_config = (input.options.target != Target::Harness).then(|| base.config.clone());
+    // A folder given for the base image has no config of its own to keep.
+    let base_config = (input.options.target != Target::Harness
+        && !matches!(base.origin, ImageOrigin::Local { .. }))
+    .then(|| base.config.clone());
     let target = input.options.target;
     let with_system = target != Target::Harness;
     let with_tools = matches!(target, Target::Harness | Target::Image);

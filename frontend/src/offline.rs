@@ -197,6 +197,7 @@ pub fn images(resolved: &ResolvedSpec) -> Result<BTreeMap<String, ImageInfo>, Di
             let info = ImageInfo {
                 reference: r.clone(),
                 config: platform.clone(),
+                origin: Default::default(),
             };
             (r, info)
         })

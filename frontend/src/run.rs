@@ -418,40 +418,64 @@ async fn resolve_images<B: Bridge>(
             out.insert(r, info.clone());
             continue;
         }
-        // `--build-context <image>=docker-image://<mirror>` replaces the image; it is
-        // still known by the name the spec gives it.
-        let r_source = match opts.named_context(&r, &p.to_string()) {
-            None => r.clone(),
-            Some(v) => match v.strip_prefix("docker-image://") {
-                Some(mirror) => crate::reference::normalize(mirror).map_err(|e| {
-                    Failure::new(
-                        code::INVALID_ARGUMENT,
-                        format!("--build-context for {r}: {e}"),
-                    )
-                })?,
-                None => {
-                    let mut d = Diagnostics::new(&opts.filename);
-                    d.push(Diagnostic::error(
-                        span,
-                        "",
-                        format!(
-                            "--build-context for image {r} is `{v}`; only docker-image://<reference> can replace an image of the spec (oci-layout:// and local folders are not supported yet)"
-                        ),
-                    ));
-                    return Err(Failure::diags(d));
-                }
-            },
+        // A named context of the image's name replaces it (`--build-context
+        // <image>=docker-image://<mirror>`, `oci-layout://…`, a folder); the image is still
+        // known by the name the spec gives it.
+        let replacement = match opts.named_context(&r, &p.to_string()) {
+            None => Replacement::Registry(r.clone()),
+            Some(v) => Replacement::parse(&r, v).map_err(|m| {
+                let mut d = Diagnostics::new(&opts.filename);
+                d.push(Diagnostic::error(span, "", m));
+                Failure::diags(d)
+            })?,
         };
-        let request = gw::ResolveImageConfigRequest {
-            r#ref: r_source.clone(),
-            platform: Some(llb_graph::platform(&p.os, &p.arch, p.variant.as_deref())),
-            resolve_mode: opts
-                .image_resolve_mode
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-            log_name: format!("[internal] load metadata for {r_source}"),
-            ..Default::default()
+        let platform = Some(llb_graph::platform(&p.os, &p.arch, p.variant.as_deref()));
+        let (request, origin) = match &replacement {
+            Replacement::Registry(source) => (
+                gw::ResolveImageConfigRequest {
+                    r#ref: source.clone(),
+                    platform,
+                    resolve_mode: opts
+                        .image_resolve_mode
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
+                    log_name: format!("[internal] load metadata for {source}"),
+                    ..Default::default()
+                },
+                convert::ImageOrigin::Registry,
+            ),
+            Replacement::OciLayout { reference, store } => (
+                gw::ResolveImageConfigRequest {
+                    r#ref: reference.clone(),
+                    platform,
+                    log_name: format!("[context {r}] load metadata for {reference}"),
+                    resolver_type: 1,
+                    session_id: opts.session_id.clone(),
+                    store_id: store.clone(),
+                    ..Default::default()
+                },
+                convert::ImageOrigin::OciLayout {
+                    session: opts.session_id.clone(),
+                    store: store.clone(),
+                },
+            ),
+            Replacement::Local(name) => {
+                // A folder has no config: the platform only, as BuildKit's Dockerfile
+                // frontend gives a `FROM` of a folder context.
+                let info = ImageInfo {
+                    reference: r.clone(),
+                    config: json!({"architecture": p.arch, "os": p.os, "config": {}}),
+                    origin: convert::ImageOrigin::Local {
+                        name: name.clone(),
+                        session: opts.session_id.clone(),
+                    },
+                };
+                cache.insert(key, info.clone());
+                out.insert(r, info);
+                continue;
+            }
         };
+        let r_source = request.r#ref.clone();
         let resp = within(
             limits::RESOLVE_IMAGE_CONFIG,
             b.resolve_image_config(request),
@@ -471,11 +495,68 @@ async fn resolve_images<B: Bridge>(
         } else {
             r_source.clone()
         };
-        let info = ImageInfo { reference, config };
+        let info = ImageInfo {
+            reference,
+            config,
+            origin,
+        };
         cache.insert(key, info.clone());
         out.insert(r, info);
     }
     Ok(out)
+}
+
+/// What a named context of an image's name puts in its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Replacement {
+    /// An image from a registry (the spec's own, or a `docker-image://` mirror).
+    Registry(String),
+    /// An image of an OCI layout the client sends: `<image>@<digest>` and the store id.
+    OciLayout { reference: String, store: String },
+    /// A folder the client sends, by its local name.
+    Local(String),
+}
+
+impl Replacement {
+    /// Reads the value of the named context that replaces `image` (normalised).
+    ///
+    /// Errors: a value of another kind (git, http, a frontend input), or one that cannot
+    /// be read, with what is accepted.
+    fn parse(image: &str, value: &str) -> Result<Self, String> {
+        let accepted =
+            "docker-image://<reference>, oci-layout://<layout>[:<tag>][@<digest>] or a folder";
+        if let Some(mirror) = value.strip_prefix("docker-image://") {
+            return crate::reference::normalize(mirror)
+                .map(Replacement::Registry)
+                .map_err(|e| format!("--build-context for {image}: {e}"));
+        }
+        if let Some(spec) = value.strip_prefix("oci-layout://") {
+            // buildx sends `<store id>[:<tag>]@<digest>` (it resolves the tag itself).
+            let (name, digest) = spec.split_once('@').ok_or_else(|| {
+                format!("--build-context for {image}: `{value}` has no digest (buildx adds it when it reads the layout)")
+            })?;
+            let store = match name.rfind(':') {
+                Some(i) if !name[i..].contains('/') => &name[..i],
+                _ => name,
+            };
+            if store.is_empty() || !digest.starts_with("sha256:") {
+                return Err(format!(
+                    "--build-context for {image}: `{value}` is not an OCI layout reference"
+                ));
+            }
+            let base = image.split('@').next().unwrap_or(image);
+            return Ok(Replacement::OciLayout {
+                reference: format!("{base}@{digest}"),
+                store: store.to_string(),
+            });
+        }
+        if let Some(name) = value.strip_prefix("local:") {
+            return Ok(Replacement::Local(name.to_string()));
+        }
+        Err(format!(
+            "--build-context for image {image} is `{value}`; an image of the spec can be replaced by {accepted}"
+        ))
+    }
 }
 
 async fn warn<B: Bridge>(

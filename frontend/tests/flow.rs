@@ -50,6 +50,8 @@ struct Fake {
     /// The documentation address of each warning.
     warning_urls: Vec<String>,
     resolved: Vec<String>,
+    /// Each image resolution's resolver type (0 registry, 1 OCI layout), session and store.
+    resolvers: Vec<(i32, String, String)>,
 }
 
 impl Fake {
@@ -297,6 +299,11 @@ impl Bridge for Fake {
         req: gw::ResolveImageConfigRequest,
     ) -> GwResult<gw::ResolveImageConfigResponse> {
         self.resolved.push(req.r#ref.clone());
+        self.resolvers.push((
+            req.resolver_type,
+            req.session_id.clone(),
+            req.store_id.clone(),
+        ));
         let config = json!({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]}});
         Ok(resolved(req, "", &serde_json::to_vec(&config).unwrap()))
     }
@@ -1220,19 +1227,80 @@ async fn a_named_context_replaces_an_image_of_the_spec() {
         "{images:?}"
     );
 
-    // One for another platform does not apply; a folder cannot replace an image (yet).
+    // One for another platform does not apply.
     let mut fake = Fake::new(SPEC, true);
     let other = "context:aishell-test/busybox:1::linux/arm64=docker-image://mirror.example/b:1";
     run(&mut fake, env(&[other])).await.unwrap();
     assert_eq!(fake.resolved, ["docker.io/aishell-test/busybox:1"]);
-    let fake = Fake::ran(SPEC, &["context:aishell-test/busybox:1=local:base"]).await;
+    // A git or HTTP context cannot be an image.
+    let fake = Fake::ran(
+        SPEC,
+        &["context:aishell-test/busybox:1=https://example.invalid/x.git"],
+    )
+    .await;
     assert_mentions(
         error_of(&fake.returns),
         &[
-            "only docker-image://<reference> can replace an image",
+            "can be replaced by docker-image://<reference>, oci-layout://",
             "image.yaml:4:",
         ],
     );
+}
+
+fn sources(fake: &Fake) -> Vec<pb::SourceOp> {
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    ops(&def)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(pb::op::Op::Source(s)) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_oci_layout_or_a_folder_context_replaces_an_image_of_the_spec() {
+    // buildx sends `oci-layout://<store id>:<tag>@<digest>` for a layout it read.
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let layout = format!("context:aishell-test/busybox:1=oci-layout://s0re:1@{digest}");
+    let fake = Fake::ran(SPEC, &[&layout, "local-sessionid:context=x"]).await;
+    assert_returned_ok(&fake.returns);
+    let reference = format!("docker.io/aishell-test/busybox:1@{digest}");
+    assert_eq!(fake.resolved, [reference.clone()]);
+    assert_eq!(fake.resolvers[0].0, 1, "resolved in the client's OCI store");
+    assert_eq!(fake.resolvers[0].2, "s0re");
+    let src = sources(&fake)
+        .into_iter()
+        .find(|s| s.identifier.starts_with("oci-layout://"))
+        .expect("an oci-layout source");
+    assert_eq!(src.identifier, format!("oci-layout://{reference}"));
+    assert_eq!(src.attrs["oci.store"], "s0re");
+    assert_eq!(src.attrs["oci.session"], fake.resolvers[0].1);
+    assert!(
+        !sources(&fake).iter().any(|s| s
+            .identifier
+            .starts_with("docker-image://docker.io/aishell-test/busybox")),
+        "the registry image is gone"
+    );
+
+    // A folder (`--build-context <image>=./rootfs`, sent as `local:<name>`) is the image's
+    // files; it has no config to resolve and no base config to return.
+    let fake = Fake::ran(
+        SPEC,
+        &["context:aishell-test/busybox:1=local:aishell-test/busybox:1"],
+    )
+    .await;
+    assert_returned_ok(&fake.returns);
+    assert!(fake.resolved.is_empty(), "{:?}", fake.resolved);
+    assert!(
+        sources(&fake)
+            .iter()
+            .any(|s| s.identifier == "local://aishell-test/busybox:1"),
+        "{:?}",
+        sources(&fake)
+    );
+    let result = fake.returns[0].result.as_ref().unwrap();
+    assert!(!result.metadata.contains_key("containerimage.base.config"));
 }
 
 const SBOM_SPEC: &str = "version: 1

@@ -43,6 +43,27 @@ impl Source {
         }
     }
 
+    /// `oci-layout://<reference>`: an image from an OCI layout the client's session holds
+    /// (`--build-context name=oci-layout://…`); `reference` is `<name>@<digest>`, and the
+    /// layout is found by the session and store attributes.
+    ///
+    /// ```
+    /// use llb_graph::{Meta, Source};
+    /// let s = Source::oci_layout("docker.io/library/debian:13@sha256:00", "session", "store")
+    ///     .build(Meta::default());
+    /// assert!(s.digest().is_some());
+    /// ```
+    pub fn oci_layout(reference: &str, session: &str, store: &str) -> Self {
+        Source {
+            identifier: format!("oci-layout://{reference}"),
+            attrs: BTreeMap::new(),
+            platform: None,
+            caps: vec!["source.ocilayout"],
+        }
+        .attr("oci.session", session)
+        .attr("oci.store", store)
+    }
+
     /// An HTTP(S) download: a state with one file at its root.
     pub fn http(url: &str) -> Self {
         Source {

@@ -645,6 +645,103 @@ image:
     assert!(host.len() > 1, "the host has more than loopback: {host:?}");
 }
 
+/// `--build-context <image>=oci-layout://<dir>@<digest>` and `<image>=<folder>` replace an
+/// image of the spec: the OCI layout of `docker save`, and the files of `docker export`.
+#[test]
+fn an_oci_layout_or_a_folder_replaces_a_spec_image() {
+    let Some(docker) = engine() else { return };
+    let project = Project::new();
+    project.spec(&format!(
+        "version: 1
+foundation:
+  from: aishell-e2e/no-such-base:1
+  run: [\"echo {} > /base.txt\"]
+image:
+  cmd: [/bin/sh]
+",
+        aishell_e2e::nonce()
+    ));
+    let work = tempfile::tempdir().unwrap();
+    let untar = |tar: &std::path::Path, dir: &std::path::Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(tar)
+            .arg("-C")
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "untar {}", tar.display());
+    };
+
+    // An OCI layout: what `docker save` writes (Docker 25 and later), by the manifest digest.
+    let saved = work.path().join("saved.tar");
+    let r = docker.cmd(&["save", "-o", saved.to_str().unwrap(), &busybox_image()]);
+    assert!(r.ok, "{}", r.stderr);
+    let layout = work.path().join("layout");
+    untar(&saved, &layout);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ctx = format!(
+        "aishell-e2e/no-such-base:1=oci-layout://{}@{digest}",
+        layout.display()
+    );
+    let r = docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/layout:1",
+        &["--build-context", &ctx],
+    );
+    assert!(
+        r.stderr.contains("OCI layout from the client"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        docker.layers("aishell-e2e/layout:1")[..docker.layers(&busybox_image()).len()],
+        docker.layers(&busybox_image())[..],
+        "the layout's layers are the base"
+    );
+    assert!(
+        !docker
+            .sh("aishell-e2e/layout:1", "cat /base.txt")
+            .is_empty()
+    );
+
+    // A folder: the files of the image, as `docker export` writes them.
+    let exported = work.path().join("rootfs.tar");
+    let id = docker.cmd(&["create", &busybox_image(), "/bin/sh"]);
+    assert!(id.ok, "{}", id.stderr);
+    let id = id.stdout.trim().to_string();
+    let r = docker.cmd(&["export", "-o", exported.to_str().unwrap(), &id]);
+    docker.cmd(&["rm", &id]);
+    assert!(r.ok, "{}", r.stderr);
+    let rootfs = work.path().join("rootfs");
+    untar(&exported, &rootfs);
+    let ctx = format!("aishell-e2e/no-such-base:1={}", rootfs.display());
+    let r = docker.build_ok(
+        project.path(),
+        ".aishell/image.yaml",
+        "aishell-e2e/folder:1",
+        &["--build-context", &ctx],
+    );
+    assert!(
+        r.stderr.contains("from the folder of context"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        docker.sh("aishell-e2e/folder:1", "cat /base.txt"),
+        docker.sh("aishell-e2e/layout:1", "cat /base.txt")
+    );
+    docker.rmi(&["aishell-e2e/layout:1", "aishell-e2e/folder:1"]);
+}
+
 #[test]
 fn named_contexts_replace_a_spec_image_and_feed_the_extension_dockerfile() {
     let Some(docker) = engine() else { return };
