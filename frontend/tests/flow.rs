@@ -1266,7 +1266,7 @@ async fn an_oci_layout_or_a_folder_context_replaces_an_image_of_the_spec() {
     let fake = Fake::ran(SPEC, &[&layout, "local-sessionid:context=x"]).await;
     assert_returned_ok(&fake.returns);
     let reference = format!("docker.io/aishell-test/busybox:1@{digest}");
-    assert_eq!(fake.resolved, [reference.clone()]);
+    assert_eq!(fake.resolved, std::slice::from_ref(&reference));
     assert_eq!(fake.resolvers[0].0, 1, "resolved in the client's OCI store");
     assert_eq!(fake.resolvers[0].2, "s0re");
     let src = sources(&fake)
