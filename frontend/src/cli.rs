@@ -537,7 +537,7 @@ fn check(io: &Io, path: &Path, build: &BuildFlags) -> Result<(), Exit> {
             // built in stack mode, a bad image reference); a spec that does not resolve
             // has already said what is wrong.
             for r in &resolved {
-                match offline::convert(&spec, r, &options, false) {
+                match offline::convert(&spec, r, &options, false, None) {
                     Ok(o) => {
                         for w in o.conversion.warnings {
                             let d = Diagnostic {

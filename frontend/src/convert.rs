@@ -99,6 +99,9 @@ pub struct Input<'a> {
     pub dockerfile_extension: Option<DockerfileExtension>,
     /// Prefix progress names with the platform (multi-platform builds).
     pub show_platform: bool,
+    /// The build machine's foundation, when npm tools are cross-installed for this
+    /// platform ([`crate::cross::applies`]).
+    pub cross: Option<crate::cross::CrossBase>,
 }
 
 /// What a layer of the result is, for people (`plan`, progress, guards).
@@ -428,14 +431,32 @@ impl Ctx<'_> {
         Ok(state)
     }
 
+    /// Installs `tool` under `prefix` on `base`. With `cross` (the build machine's platform),
+    /// `base` is the build machine's foundation and the install is for this conversion's
+    /// platform: npm's `--os`/`--cpu`, no install scripts, and a check of the ELF files.
     fn npm_install(
         &self,
         base: State,
         tool: &NpmTool,
         prefix: &str,
         config: &ImageConfig,
+        cross: Option<&Platform>,
     ) -> State {
         let spec = format!("{}@{}", tool.package.value, tool.version.value);
+        let npm = format!(
+            "npm install --global --prefix {prefix}/npm --no-audit --no-fund --no-update-notifier --loglevel=error"
+        );
+        let install = match cross {
+            Some(build) => crate::cross::install_command(
+                &npm,
+                &format!("{prefix}/npm"),
+                &tool.package.value,
+                &tool.version.value,
+                &self.platform,
+                build,
+            ),
+            None => format!("{npm} {spec};"),
+        };
         // The layer is Diff(foundation, installed): a file the install deleted outside the
         // prefix would be a deletion in the layer and remove that file from the image below
         // it, and a deletion does not show when the layer is listed (the merge guards).
@@ -445,15 +466,24 @@ impl Ctx<'_> {
         let list = format!("find / -xdev -path {prefix} -prune -o -print | LC_ALL=C sort");
         let cmd = format!(
             "set -e; {list} > /tmp/.aishell-before; \
-             npm install --global --prefix {prefix}/npm --no-audit --no-fund --no-update-notifier --loglevel=error {spec}; \
+             {install} \
              {list} > /tmp/.aishell-after; \
              gone=$(LC_ALL=C comm -23 /tmp/.aishell-before /tmp/.aishell-after | head -n 20); \
              if [ -n \"$gone\" ]; then echo \"npm install of {spec} deleted files outside {prefix} (a harness layer may only add files under the prefix; the deletions would remove them from the image):\" >&2; echo \"$gone\" >&2; exit 1; fi"
         );
+        let platform = match cross {
+            Some(b) => llb_graph::platform(&b.os, &b.arch, b.variant.as_deref()),
+            None => self.pb_platform.clone(),
+        };
         let mut e = with_run_options(
-            Exec::new(base, ["/bin/sh", "-c", cmd.as_str()]).platform(self.pb_platform.clone()),
+            Exec::new(base, ["/bin/sh", "-c", cmd.as_str()]).platform(platform),
             self.input.options,
         );
+        if cross.is_some() {
+            for (k, v) in crate::cross::install_env(&self.platform) {
+                e = e.env(k, &v);
+            }
+        }
         for kv in config.env_list() {
             if let Some((k, v)) = kv.split_once('=') {
                 e = e.env(k, v);
@@ -490,7 +520,11 @@ impl Ctx<'_> {
                 },
             );
         }
-        e.build(self.meta("harness", &format!("npm {spec}"), tool.package.span))
+        let name = match cross {
+            Some(b) => format!("npm {spec} (cross-installed on {b})"),
+            None => format!("npm {spec}"),
+        };
+        e.build(self.meta("harness", &name, tool.package.span))
     }
 
     /// A binary tool: download (checksum pinned), extract if asked, place at
@@ -758,9 +792,26 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     match mode {
         MergeMode::Merge => {
             for t in &npm {
-                let installed = cx.npm_install(foundation.clone(), t, &prefix, &foundation_config);
+                // Cross install on the build machine's foundation, or install on this
+                // platform's own (natively, or emulated for another platform).
+                let (lower, installed) = match (&input.cross, t.emulated()) {
+                    (Some(c), false) => (
+                        c.foundation.clone(),
+                        cx.npm_install(
+                            c.foundation.clone(),
+                            t,
+                            &prefix,
+                            &c.config,
+                            Some(&c.platform),
+                        ),
+                    ),
+                    _ => (
+                        foundation.clone(),
+                        cx.npm_install(foundation.clone(), t, &prefix, &foundation_config, None),
+                    ),
+                };
                 let layer = diff(
-                    &foundation,
+                    &lower,
                     &installed,
                     cx.meta(
                         "harness",
@@ -890,7 +941,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
             let mut h = foundation_history;
             h.extend(extension_history);
             for t in &npm {
-                st = cx.npm_install(st, t, &prefix, &extension_config);
+                st = cx.npm_install(st, t, &prefix, &extension_config, None);
                 tool_labels.push((t.package.value.clone(), t.version.value.clone()));
                 h.push((format!("harness {}", t.package.value), false));
             }

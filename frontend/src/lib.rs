@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod context;
 pub mod convert;
+pub mod cross;
 pub mod diag;
 pub mod extension;
 pub mod gateway;

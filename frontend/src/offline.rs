@@ -287,6 +287,7 @@ pub fn convert(
     resolved: &ResolvedSpec,
     options: &Options,
     show_platform: bool,
+    cross: Option<crate::cross::CrossBase>,
 ) -> Result<Offline, Diagnostics> {
     let images = images(resolved).map_err(|mut d| {
         d.file = spec.name.clone();
@@ -305,6 +306,7 @@ pub fn convert(
         context_files: &no_files,
         dockerfile_extension: None,
         show_platform,
+        cross: cross.filter(|_| crate::cross::applies(resolved, options)),
     };
     if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
         let (ext, note) = dockerfile_placeholder(&input, spec, &path.value)
@@ -331,8 +333,13 @@ pub fn convert_all(spec: &SpecFile, options: &Options) -> Result<Vec<Offline>, D
     let resolved = resolve_all(&parsed, spec, options)?;
     let mut out = Vec::new();
     let mut diags = Diagnostics::new(&spec.name);
+    let cross = if resolved.iter().any(|r| crate::cross::applies(r, options)) {
+        Some(cross_base(spec, &parsed, options, platforms.len() > 1)?)
+    } else {
+        None
+    };
     for r in &resolved {
-        match convert(spec, r, options, platforms.len() > 1) {
+        match convert(spec, r, options, platforms.len() > 1, cross.clone()) {
             Ok(o) => out.push(o),
             Err(d) => merge_unique(&mut diags, d),
         }
@@ -341,6 +348,28 @@ pub fn convert_all(spec: &SpecFile, options: &Options) -> Result<Vec<Offline>, D
         return Err(diags);
     }
     Ok(out)
+}
+
+/// The build machine's foundation, for cross installs ([`crate::cross`]): `parsed`
+/// resolved and converted for the build platform, as the engine path does.
+///
+/// Errors: what resolution and conversion report for that platform.
+pub fn cross_base(
+    spec: &SpecFile,
+    parsed: &Spec,
+    options: &Options,
+    show_platform: bool,
+) -> Result<crate::cross::CrossBase, Diagnostics> {
+    let build = options.build_platform();
+    let resolved = spec::resolve(parsed, &spec.name, &options.build_args, &build, &build)?;
+    let mut o = options.clone();
+    o.target = crate::options::Target::Foundation;
+    let off = convert(spec, &resolved, &o, show_platform, None)?;
+    Ok(crate::cross::CrossBase {
+        platform: build,
+        foundation: off.conversion.foundation,
+        config: off.conversion.config,
+    })
 }
 
 /// Resolves `parsed` for every platform of `options`.

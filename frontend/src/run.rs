@@ -1066,6 +1066,7 @@ pub async fn build<B: Bridge>(
     let mut image_cache = BTreeMap::new();
     let mut context_cache = BTreeMap::new();
     let mut per_platform: Vec<Built> = Vec::new();
+    let mut cross: Option<crate::cross::CrossBase> = None;
     for (index, platform) in platforms.iter().enumerate() {
         // Spec checks and conversion warnings are shown once, for the first platform.
         let first = index == 0;
@@ -1098,6 +1099,39 @@ pub async fn build<B: Bridge>(
                 return Err(directive_failure(&file, &directive, message));
             }
         }
+        // npm tools for another platform are installed on the build machine's foundation
+        // (crate::cross): converted once, for the first platform that needs it.
+        if cross.is_none() && crate::cross::applies(&resolved, &opts) {
+            let build = spec::resolve(
+                &parsed,
+                &file.filename,
+                &opts.build_args,
+                &build_platform,
+                &build_platform,
+            )
+            .map_err(Failure::diags)?;
+            let mut fopts = opts.clone();
+            fopts.target = Target::Foundation;
+            let images = resolve_images(b, &fopts, &build, &mut image_cache).await?;
+            let files = read_context(b, &fopts, &build.spec, &mut context_cache).await?;
+            let input = convert::Input {
+                spec: &build,
+                options: &fopts,
+                caps: Caps { merge_diff },
+                images: &images,
+                context: context::source(&build.spec, &fopts, &files),
+                context_files: &files,
+                dockerfile_extension: None,
+                show_platform: platforms.len() > 1,
+                cross: None,
+            };
+            let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
+            cross = Some(crate::cross::CrossBase {
+                platform: build_platform.clone(),
+                foundation: conv.foundation,
+                config: conv.config,
+            });
+        }
         let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
         let mut input = convert::Input {
@@ -1109,6 +1143,9 @@ pub async fn build<B: Bridge>(
             context_files: &files,
             dockerfile_extension: None,
             show_platform: platforms.len() > 1,
+            cross: cross
+                .clone()
+                .filter(|_| crate::cross::applies(&resolved, &opts)),
         };
         if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
             input.dockerfile_extension =

@@ -1452,3 +1452,143 @@ async fn the_sbom_of_each_platform_is_keyed_by_its_platform() {
     let doc = sbom_of(&fake, &result.attestations["linux/arm64"].attestation[0]);
     assert_eq!(doc["name"], "aishell image linux/arm64");
 }
+
+const CROSS_SPEC: &str = "version: 1
+foundation:
+  from: aishell-test/debian-${TARGETARCH}:13
+harness:
+  npm:
+    semver: \"7.6.3\"
+    \"@acme/native\": {version: \"1.0.0\", emulate: true}
+";
+
+/// The npm install steps of `def`: (package@version, its op, its root's subgraph text).
+fn npm_installs(def: &pb::Definition) -> Vec<(String, pb::Op, String)> {
+    let ops = by_digest(def);
+    let mut out = Vec::new();
+    for op in ops.values() {
+        let Some(pb::op::Op::Exec(e)) = &op.op else {
+            continue;
+        };
+        let args = &e.meta.as_ref().unwrap().args;
+        let Some(cmd) = args
+            .get(2)
+            .filter(|c| c.contains("npm install --global --prefix"))
+        else {
+            continue;
+        };
+        let spec = ["semver@7.6.3", "@acme/native@1.0.0"]
+            .into_iter()
+            .find(|s| cmd.contains(&format!(" {s}")))
+            .unwrap_or("?")
+            .to_string();
+        let root = e.mounts.iter().find(|m| m.dest == "/").unwrap();
+        let text: String = subgraph(&ops, &op.inputs[root.input as usize].digest)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        out.push((spec, op.clone(), text));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test]
+async fn npm_tools_for_another_platform_are_cross_installed_on_the_build_machines_foundation() {
+    let fake = Fake::ran(CROSS_SPEC, &["platform=linux/amd64,linux/arm64"]).await;
+    assert_returned_ok(&fake.returns);
+    // The last solve is the arm64 image.
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    let installs = npm_installs(&def);
+    assert_eq!(
+        installs.len(),
+        2,
+        "{:?}",
+        installs.iter().map(|i| &i.0).collect::<Vec<_>>()
+    );
+    let (_, native, native_root) = &installs[0];
+    let (_, semver, semver_root) = &installs[1];
+    // semver: on the amd64 foundation, for arm64 (shown to its install scripts), checked.
+    let (args, _) = exec_of(semver);
+    assert!(
+        args[2].contains("--os=linux --cpu=arm64 semver@7.6.3")
+            && args[2].contains(
+                "NODE_OPTIONS=--require=/tmp/.aishell-target-arch.js npm_config_arch=arm64"
+            ),
+        "{}",
+        args[2]
+    );
+    assert!(
+        args[2].contains("node -e \"$AISHELL_ELF_CHECK\" /tools/npm 183 "),
+        "{}",
+        args[2]
+    );
+    assert_eq!(semver.platform.as_ref().unwrap().architecture, "amd64");
+    assert!(semver_root.contains("debian-amd64"), "{semver_root}");
+    assert!(!semver_root.contains("debian-arm64"), "{semver_root}");
+    let Some(pb::op::Op::Exec(e)) = &semver.op else {
+        panic!()
+    };
+    assert!(
+        e.meta
+            .as_ref()
+            .unwrap()
+            .env
+            .iter()
+            .any(|v| v.starts_with("AISHELL_ELF_CHECK="))
+    );
+    let env = &e.meta.as_ref().unwrap().env;
+    assert!(
+        env.iter()
+            .any(|v| v.starts_with("AISHELL_TARGET_ARCH_MODULE=") && v.contains("value:\"arm64\"")),
+        "{env:?}"
+    );
+    // The opted-out tool: on the arm64 foundation, as before.
+    let (args, _) = exec_of(native);
+    assert!(!args[2].contains("--cpu"), "{}", args[2]);
+    assert_eq!(native.platform.as_ref().unwrap().architecture, "arm64");
+    assert!(native_root.contains("debian-arm64"), "{native_root}");
+    // The image is built on the arm64 foundation.
+    let top = image_top(&def);
+    let ops = by_digest(&def);
+    let below: String = subgraph(&ops, &top.inputs[0].digest)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        below.contains("debian-arm64") && !below.contains("debian-amd64"),
+        "{below}"
+    );
+
+    // The build machine's own platform installs natively.
+    let amd64 = fake
+        .solves
+        .iter()
+        .filter_map(|s| s.definition.clone())
+        .find(|d| {
+            npm_installs(d).iter().any(|(_, op, _)| {
+                op.platform.as_ref().unwrap().architecture == "amd64"
+                    && !exec_of(op).0[2].contains("--cpu")
+            })
+        });
+    assert!(amd64.is_some(), "the amd64 image installs without --cpu");
+}
+
+#[tokio::test]
+async fn one_foreign_platform_is_cross_installed_too_but_not_when_stacked() {
+    let fake = Fake::ran(CROSS_SPEC, &["platform=linux/arm64"]).await;
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    let installs = npm_installs(&def);
+    assert!(exec_of(&installs[1].1).0[2].contains("--cpu=arm64"));
+
+    let fake = Fake::ran(
+        CROSS_SPEC,
+        &["platform=linux/arm64", "build-arg:AISHELL_MERGE=stack"],
+    )
+    .await;
+    let def = fake.solves.last().unwrap().definition.clone().unwrap();
+    for (spec, op, _) in npm_installs(&def) {
+        assert!(!exec_of(&op).0[2].contains("--cpu"), "{spec}");
+        assert_eq!(op.platform.as_ref().unwrap().architecture, "arm64");
+    }
+}

@@ -165,6 +165,17 @@ pub struct NpmTool {
     pub package: Spanned<String>,
     /// Exact version, e.g. `0.169.0`.
     pub version: Spanned<String>,
+    /// `emulate: true`: for a platform other than the build machine's, install the tool on
+    /// that platform's foundation (under emulation) instead of cross-installing it on the
+    /// build machine's. `None` when not written (cross install).
+    pub emulate: Option<Spanned<bool>>,
+}
+
+impl NpmTool {
+    /// Whether the tool opted out of cross installs.
+    pub fn emulated(&self) -> bool {
+        self.emulate.as_ref().is_some_and(|e| e.value)
+    }
 }
 
 /// One native binary harness tool.

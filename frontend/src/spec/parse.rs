@@ -249,6 +249,22 @@ impl Reader {
         }
     }
 
+    /// `true` or `false`.
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<Spanned<bool>> {
+        match node.as_str() {
+            Some("true") => Some(Spanned::new(true, node.span)),
+            Some("false") => Some(Spanned::new(false, node.span)),
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    format!("expected true or false, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
     /// A key that must be given; `what` says what it holds, for the message.
     fn required<'a>(
         &mut self,
@@ -768,10 +784,28 @@ impl Reader {
                         d
                     });
                 }
-                if let Some(version) = self.string_of(v, &p, "an exact version such as \"1.2.3\"") {
+                // `package: version`, or `package: {version: …, emulate: true}`.
+                let (vnode, emulate) = if let Value::Map(_) = &v.value {
+                    let Some(f) = self.fields(v, &p, &["version", "emulate"]) else {
+                        continue;
+                    };
+                    let version =
+                        self.required(&f, "version", &p, "an exact version such as \"1.2.3\"");
+                    let emulate = f
+                        .get_some("emulate")
+                        .and_then(|n| self.boolean(n, &join(&p, "emulate")));
+                    let Some(version) = version else { continue };
+                    (version, emulate)
+                } else {
+                    (v, None)
+                };
+                if let Some(version) =
+                    self.string_of(vnode, &p, "an exact version such as \"1.2.3\"")
+                {
                     npm.push(NpmTool {
                         package: Spanned::new(k.to_string(), knode.span),
                         version,
+                        emulate,
                     });
                 }
             }
@@ -1220,5 +1254,31 @@ mod tests {
         let e = errors("version: 1\nfoundation: {from: x}\nharness: {npm: [\"@a/b@1.2.3\"]}\n");
         assert_eq!(e.len(), 1, "{e:#?}");
         assert!(e[0].contains("write `\"@a/b\": \"1.2.3\"`"), "{e:#?}");
+    }
+
+    #[test]
+    fn an_npm_tool_can_opt_out_of_cross_installs() {
+        let spec = parse_spec(
+            "s.yaml",
+            "version: 1\nfoundation: {from: x}\nharness:\n  npm:\n    a: \"1.0.0\"\n    b: {version: \"2.0.0\", emulate: true}\n",
+        )
+        .unwrap();
+        let npm = &spec.harness.npm;
+        assert!(!npm[0].emulated());
+        assert_eq!(npm[1].version.value, "2.0.0");
+        assert!(npm[1].emulated());
+        let e = errors(
+            "version: 1\nfoundation: {from: x}\nharness:\n  npm:\n    a: {emulate: yes}\n    b: {version: \"1.0.0\", emulated: true}\n",
+        );
+        assert_eq!(e.len(), 3, "{e:#?}");
+        assert!(
+            e[0].contains("harness.npm.a.version: is required"),
+            "{e:#?}"
+        );
+        assert!(
+            e[1].contains("harness.npm.a.emulate: expected true or false"),
+            "{e:#?}"
+        );
+        assert!(e[2].contains("unknown key `emulated`"), "{e:#?}");
     }
 }

@@ -37,6 +37,13 @@ pub fn debian_image() -> String {
         .unwrap_or_else(|_| "aishell-test/debian:trixie".into())
 }
 
+/// The same Debian image for linux/arm64, made by `scripts/base-images --arm64` (which also
+/// registers arm64 emulation, so its programs run here).
+pub fn debian_arm64_image() -> String {
+    std::env::var("AISHELL_TEST_DEBIAN_ARM64_IMAGE")
+        .unwrap_or_else(|_| "aishell-test/debian:trixie-arm64".into())
+}
+
 /// True when end-to-end tests must not skip: `CI` or `AISHELL_E2E` is set (to anything but
 /// empty, `0` or `false`; `scripts/test` sets `AISHELL_E2E=1`).
 pub fn required() -> bool {
@@ -796,6 +803,15 @@ impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failed test gets the registry's side of the story (its folder is removed now).
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- last lines of the registry log ({}) ---", self.host);
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
     }
 }
 
