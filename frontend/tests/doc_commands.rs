@@ -305,6 +305,11 @@ const ENGINE_COMMANDS: &[Mapped] = &[
         test: "frontend/tests/doc_commands.rs",
         item: "fn documented_benchmark_commands_pass_a_dry_run",
     },
+    Mapped {
+        pattern: "bench/cross*",
+        test: "frontend/tests/doc_commands.rs",
+        item: "fn the_cross_benchmark_passes_a_dry_run",
+    },
     // scripts/demo builds examples/hello and examples/aishell; so do these tests.
     Mapped {
         pattern: "scripts/demo",
@@ -1178,5 +1183,45 @@ fn documented_benchmark_commands_pass_a_dry_run() {
     assert!(
         ran.len() >= 5,
         "the docs show the benchmark commands: {ran:?}"
+    );
+}
+
+/// bench/cross (documented in bench/README.md) plans its three variants: one platform,
+/// two cross-installed, two emulated, each a warm build then bumps.
+#[test]
+fn the_cross_benchmark_passes_a_dry_run() {
+    let root = repo();
+    let r = Command::new(root.join("bench/cross"))
+        .args(["--dry-run", "--runs", "2"])
+        .current_dir(&root)
+        .output()
+        .expect("python3 runs bench/cross");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let out = String::from_utf8_lossy(&r.stdout);
+    let builds: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("docker buildx build"))
+        .collect();
+    assert_eq!(
+        builds.len(),
+        9,
+        "three variants, a warm build and two bumps each:\n{out}"
+    );
+    assert!(
+        builds[0].contains("--platform linux/amd64 "),
+        "{}",
+        builds[0]
+    );
+    assert!(
+        builds[3].contains("--platform linux/amd64,linux/arm64 "),
+        "{}",
+        builds[3]
+    );
+    assert_eq!(
+        builds
+            .iter()
+            .filter(|b| b.contains("--no-cache-filter harness"))
+            .count(),
+        6
     );
 }
