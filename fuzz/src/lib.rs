@@ -37,7 +37,14 @@ pub fn spec_bytes(data: &[u8]) {
             continue;
         };
         let file = SpecFile::from_text("image.yaml", &text);
-        if let Ok(build) = offline::convert(&file, &resolved, &options, false) {
+        // Another platform than the build machine's cross-installs npm tools on the build
+        // platform's foundation: converted here as the build does.
+        let cross = if aishell_frontend::cross::applies(&resolved, &options) {
+            offline::cross_base(&file, &parsed, &options, false).ok()
+        } else {
+            None
+        };
+        if let Ok(build) = offline::convert(&file, &resolved, &options, false, cross) {
             let def = marshal(&build.conversion.state, &[file.source_file()]);
             if let Err(e) = validate(&def) {
                 panic!("an accepted spec gave an invalid definition: {e}\n{text}");
