@@ -42,11 +42,24 @@ harness:
         "aishell-e2e/classic",
         &["--build-arg", "AISHELL_MERGE=stack"],
     );
-    assert!(
-        ok.stderr.to_lowercase().contains("stack"),
-        "a warning says it is stacked:\n{}",
-        ok.stderr
-    );
+    // The warning itself, not just "stack" (which vertex names also hold). BuildKit shows
+    // frontend warnings since v0.14 (Docker 26.1's); Docker 20.10's BuildKit 0.8 has no
+    // warnings, and the frontend's best-effort warning is dropped there.
+    let major: u32 = docker
+        .server_version()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major >= 26 {
+        assert!(
+            ok.stderr.contains(
+                "AISHELL_MERGE=stack: building stacked layers (harness on top of the extension)"
+            ),
+            "a warning says it is stacked:\n{}",
+            ok.stderr
+        );
+    }
     assert_eq!(
         docker.sh("aishell-e2e/classic", "cat /f.txt /e.txt; hello"),
         "f\ne\nstacked\n"
