@@ -42,9 +42,9 @@ harness:
         "aishell-e2e/classic",
         &["--build-arg", "AISHELL_MERGE=stack"],
     );
-    // The warning itself, not just "stack" (which vertex names also hold). BuildKit shows
-    // frontend warnings since v0.14 (Docker 26.1's); Docker 20.10's BuildKit 0.8 has no
-    // warnings, and the frontend's best-effort warning is dropped there.
+    // The warning itself, not just "stack" (which vertex names also hold). Docker 26.1's
+    // BuildKit shows frontend warnings; Docker 20.10's BuildKit 0.8 has no warnings, and
+    // the frontend's best-effort warning is dropped there.
     let major: u32 = docker
         .server_version()
         .split('.')
