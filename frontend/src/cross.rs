@@ -30,6 +30,26 @@ pub struct CrossBase {
     pub config: ImageConfig,
 }
 
+impl CrossBase {
+    /// The options of the build platform's foundation conversion: `options` with the
+    /// foundation target (the engine path and the command line must agree, or their graphs
+    /// would differ).
+    pub fn options(options: &Options) -> Options {
+        let mut o = options.clone();
+        o.target = Target::Foundation;
+        o
+    }
+
+    /// The base from that conversion, made for `platform` (the build machine's).
+    pub fn from_conversion(platform: Platform, conv: crate::convert::Conversion) -> Self {
+        CrossBase {
+            platform,
+            foundation: conv.foundation,
+            config: conv.config,
+        }
+    }
+}
+
 /// npm's `--cpu` (node's `process.arch`) for an OCI architecture; `None` for one npm has
 /// no name for (its tools are then installed under emulation).
 ///

@@ -362,14 +362,12 @@ pub fn cross_base(
 ) -> Result<crate::cross::CrossBase, Diagnostics> {
     let build = options.build_platform();
     let resolved = spec::resolve(parsed, &spec.name, &options.build_args, &build, &build)?;
-    let mut o = options.clone();
-    o.target = crate::options::Target::Foundation;
+    let o = crate::cross::CrossBase::options(options);
     let off = convert(spec, &resolved, &o, show_platform, None)?;
-    Ok(crate::cross::CrossBase {
-        platform: build,
-        foundation: off.conversion.foundation,
-        config: off.conversion.config,
-    })
+    Ok(crate::cross::CrossBase::from_conversion(
+        build,
+        off.conversion,
+    ))
 }
 
 /// Resolves `parsed` for every platform of `options`.

@@ -1101,7 +1101,8 @@ pub async fn build<B: Bridge>(
         }
         // npm tools for another platform are installed on the build machine's foundation
         // (crate::cross): converted once, for the first platform that needs it.
-        if cross.is_none() && crate::cross::applies(&resolved, &opts) {
+        let cross_installs = crate::cross::applies(&resolved, &opts);
+        if cross.is_none() && cross_installs {
             let build = spec::resolve(
                 &parsed,
                 &file.filename,
@@ -1110,8 +1111,7 @@ pub async fn build<B: Bridge>(
                 &build_platform,
             )
             .map_err(Failure::diags)?;
-            let mut fopts = opts.clone();
-            fopts.target = Target::Foundation;
+            let fopts = crate::cross::CrossBase::options(&opts);
             let images = resolve_images(b, &fopts, &build, &mut image_cache).await?;
             let files = read_context(b, &fopts, &build.spec, &mut context_cache).await?;
             let input = convert::Input {
@@ -1126,11 +1126,10 @@ pub async fn build<B: Bridge>(
                 cross: None,
             };
             let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
-            cross = Some(crate::cross::CrossBase {
-                platform: build_platform.clone(),
-                foundation: conv.foundation,
-                config: conv.config,
-            });
+            cross = Some(crate::cross::CrossBase::from_conversion(
+                build_platform.clone(),
+                conv,
+            ));
         }
         let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
@@ -1143,9 +1142,7 @@ pub async fn build<B: Bridge>(
             context_files: &files,
             dockerfile_extension: None,
             show_platform: platforms.len() > 1,
-            cross: cross
-                .clone()
-                .filter(|_| crate::cross::applies(&resolved, &opts)),
+            cross: cross.clone().filter(|_| cross_installs),
         };
         if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
             input.dockerfile_extension =

@@ -12,7 +12,7 @@ use crate::sbom::graph::{self, DOCUMENT, INVENTORY_FILE};
 use crate::sbom::scan::{Inventory, ScanRequest};
 use crate::sbom::spdx::{self, Contents, NpmTool};
 use aishell_proto::gateway as gw;
-use llb_graph::{FileOp, Meta, State, marshal};
+use llb_graph::{Meta, State, marshal};
 
 /// The SBOM of one platform's image, as the attestation BuildKit attaches to it.
 ///
@@ -116,13 +116,8 @@ pub(super) async fn attestation<B: Bridge>(
     });
     let bytes = serde_json::to_vec_pretty(&doc)
         .map_err(|e| Failure::new(code::INTERNAL, format!("the SBOM cannot be written: {e}")))?;
-    let st = if steps.is_empty() {
-        FileOp::on(State::scratch())
-            .mkfile_with(DOCUMENT, 0o644, bytes, None, Some(0))
-            .build(meta("SPDX document"))
-    } else {
-        graph::document(&collected, bytes, meta("SPDX document"))
-    };
+    // On scratch when no part needed a step (a harness of binaries only).
+    let st = graph::document(&collected, bytes, meta("SPDX document"));
     let resp = b
         .solve(solve_request(marshal(&st, &[]), opts))
         .await

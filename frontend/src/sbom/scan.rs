@@ -95,6 +95,20 @@ pub struct Inventory {
     pub truncated: bool,
 }
 
+impl Inventory {
+    /// The packages of the npm tree whose top folder is `top` (a global install keeps
+    /// each tool's dependencies inside its own folder).
+    pub fn subtree(&self, top: &str) -> Vec<&Package> {
+        let nested = format!("{top}/node_modules/");
+        self.packages
+            .iter()
+            .filter(|p| {
+                p.ecosystem == Ecosystem::Npm && (p.path == top || p.path.starts_with(&nested))
+            })
+            .collect()
+    }
+}
+
 /// Scans the part mounted at `root`.
 ///
 /// Errors: a database or folder that exists but cannot be read. Missing databases are

@@ -424,20 +424,6 @@ fn os_purl(p: &Package, os: Option<&OsRelease>) -> String {
     )
 }
 
-impl Inventory {
-    /// The packages of the npm tree whose top folder is `top` (a global install keeps
-    /// each tool's dependencies inside its own folder).
-    pub fn subtree(&self, top: &str) -> Vec<&Package> {
-        let nested = format!("{top}/node_modules/");
-        self.packages
-            .iter()
-            .filter(|p| {
-                p.ecosystem == Ecosystem::Npm && (p.path == top || p.path.starts_with(&nested))
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
