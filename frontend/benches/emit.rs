@@ -12,7 +12,7 @@
 //! the expected layers), so a benchmark can never time an error path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::offline::{self, SpecFile};
+use aishell_frontend::graph::offline::{self, SpecFile};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;

@@ -46,13 +46,13 @@ fn frontend() -> ExitCode {
         })
         .collect();
     let outcome = rt.block_on(async {
-        let io = aishell_frontend::gateway::Duplex::stdio()
+        let io = aishell_frontend::session::gateway::Duplex::stdio()
             .map_err(|e| format!("cannot open stdin/stdout: {e}"))?;
         // The HTTP/2 handshake over our own pipes: a builder that started us answers at
         // once, so a long wait means nobody is on the other end (someone ran us by hand
         // with a terminal or a pipe that never answers).
-        let limit = aishell_frontend::run::limits::PING;
-        let connect = aishell_frontend::gateway::GrpcBridge::connect(io);
+        let limit = aishell_frontend::session::gateway::limits::PING;
+        let connect = aishell_frontend::session::gateway::GrpcBridge::connect(io);
         let mut bridge = tokio::time::timeout(limit, connect)
             .await
             .map_err(|_| {
@@ -62,7 +62,7 @@ fn frontend() -> ExitCode {
                 )
             })?
             .map_err(|e| format!("cannot connect to the builder: {e}"))?;
-        aishell_frontend::run::run(&mut bridge, env).await
+        aishell_frontend::session::build::run(&mut bridge, env).await
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

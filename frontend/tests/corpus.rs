@@ -6,7 +6,7 @@
 //! `.expected` files from what the frontend reports; read the diff before committing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::platform::Platform;
+use aishell_frontend::spec::platform::Platform;
 use aishell_frontend::spec::{BuildArgs, parse_spec, resolve};
 use std::path::{Path, PathBuf};
 

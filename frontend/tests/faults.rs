@@ -4,8 +4,9 @@
 //! of the process when it cannot — and never hangs or dies silently.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::gateway::{Bridge, Duplex, GrpcBridge, GwResult};
-use aishell_frontend::run::{limits, run};
+use aishell_frontend::session::build::run;
+use aishell_frontend::session::gateway::limits;
+use aishell_frontend::session::gateway::{Bridge, Duplex, GrpcBridge, GwResult};
 use aishell_proto::gateway as gw;
 use aishell_proto::gateway::llb_bridge_server::{LlbBridge, LlbBridgeServer};
 use aishell_proto::pb;

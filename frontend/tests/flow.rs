@@ -1,10 +1,10 @@
 //! The whole frontend flow against a fake gateway: what is solved and returned.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::gateway::{Bridge, GwResult};
 use aishell_frontend::guards::facts::{Entry, Facts, FactsRequest, Tree, gather};
 use aishell_frontend::guards::step;
 use aishell_frontend::guards::verdict::{VerdictRequest, judge};
+use aishell_frontend::session::gateway::{Bridge, GwResult};
 use aishell_proto::gateway as gw;
 use aishell_proto::pb;
 use llb_graph::{decode_op, op_to_json, validate};
@@ -19,7 +19,7 @@ use common::{
 
 /// Runs the frontend as BuildKit starts it, with its own image.
 async fn run(fake: &mut Fake, env: Vec<(String, String)>) -> Result<(), String> {
-    aishell_frontend::run::run_as(fake, env, Some(&own_image())).await
+    aishell_frontend::session::build::run_as(fake, env, Some(&own_image())).await
 }
 
 /// (text a layer's ops contain, directory, entries as (name, is dir)).
@@ -875,7 +875,7 @@ async fn the_guards_are_one_definition_of_facts_steps_and_a_verdict_read_once() 
 #[tokio::test]
 async fn without_its_own_image_the_frontend_says_what_the_guards_need() {
     let mut fake = Fake::new(TWO_TOOLS, true);
-    aishell_frontend::run::run_as(&mut fake, env(&[]), None)
+    aishell_frontend::session::build::run_as(&mut fake, env(&[]), None)
         .await
         .unwrap();
     assert_mentions(
@@ -887,9 +887,13 @@ async fn without_its_own_image_the_frontend_says_what_the_guards_need() {
     );
     // A stacked build has no guards and needs no own image.
     let mut stacked = Fake::new(TWO_TOOLS, false);
-    aishell_frontend::run::run_as(&mut stacked, env(&["build-arg:AISHELL_MERGE=stack"]), None)
-        .await
-        .unwrap();
+    aishell_frontend::session::build::run_as(
+        &mut stacked,
+        env(&["build-arg:AISHELL_MERGE=stack"]),
+        None,
+    )
+    .await
+    .unwrap();
     assert_returned_ok(&stacked.returns);
 }
 
@@ -940,7 +944,7 @@ foundation:
     - {src: big.bin, dest: /big.bin}
     - {src: missing, dest: /missing}
 ";
-    let big = aishell_frontend::context::FILE_MAX as usize + 1;
+    let big = aishell_frontend::graph::context::FILE_MAX as usize + 1;
     let script = b"#!/bin/sh\nexec \"$@\"\n".to_vec();
     let mut fake = Fake::new(spec, true);
     fake.context = BTreeMap::from([

@@ -7,7 +7,7 @@
 //! `UPDATE_GOLDEN=1 cargo test -p aishell-frontend --test golden`, and say why in the commit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::offline::{self, SpecFile};
+use aishell_frontend::graph::offline::{self, SpecFile};
 use llb_graph::{definition_to_json, encode_definition, marshal, validate};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

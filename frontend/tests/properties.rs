@@ -5,7 +5,7 @@
 //! graph" however it is spelled.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::offline::{self, Offline, SpecFile};
+use aishell_frontend::graph::offline::{self, Offline, SpecFile};
 use aishell_frontend::spec::Part;
 use llb_graph::{encode_definition, marshal, validate};
 use proptest::prelude::*;

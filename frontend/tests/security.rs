@@ -4,8 +4,8 @@
 //! checks of the same promises live in tests/e2e (see docs/security.md for which).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::gateway::{Bridge, GwResult};
-use aishell_frontend::offline::{self, SpecFile};
+use aishell_frontend::graph::offline::{self, SpecFile};
+use aishell_frontend::session::gateway::{Bridge, GwResult};
 use aishell_proto::{gateway as gw, pb};
 use llb_graph::{decode_op, definition_to_json, marshal};
 use serde_json::Value;
@@ -192,7 +192,7 @@ impl Bridge for Pinning {
 #[tokio::test]
 async fn images_are_pinned_to_the_digest_the_builder_resolved() {
     let mut b = Pinning::default();
-    aishell_frontend::run::run(&mut b, frontend_env(&[]))
+    aishell_frontend::session::build::run(&mut b, frontend_env(&[]))
         .await
         .unwrap();
     assert_eq!(b.error, None);

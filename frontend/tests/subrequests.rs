@@ -2,8 +2,8 @@
 //! gateway: the metadata and JSON buildx reads, and that nothing but the spec is loaded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::gateway::{Bridge, GwResult};
-use aishell_frontend::run::run;
+use aishell_frontend::session::build::run;
+use aishell_frontend::session::gateway::{Bridge, GwResult};
 use aishell_proto::gateway as gw;
 use aishell_proto::pb;
 use base64::Engine as _;

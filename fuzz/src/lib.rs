@@ -8,8 +8,8 @@
 //!   and every definition it gives must pass `llb_graph::validate` and marshal to the
 //!   same bytes twice.
 
-use aishell_frontend::offline::{self, SpecFile};
-use aishell_frontend::platform::Platform;
+use aishell_frontend::graph::offline::{self, SpecFile};
+use aishell_frontend::spec::platform::Platform;
 use aishell_frontend::spec::{self, BuildArgs};
 use arbitrary::{Arbitrary, Unstructured};
 use llb_graph::{encode_definition, marshal, validate};
@@ -39,7 +39,7 @@ pub fn spec_bytes(data: &[u8]) {
         let file = SpecFile::from_text("image.yaml", &text);
         // Another platform than the build machine's cross-installs npm tools on the build
         // platform's foundation: converted here as the build does.
-        let cross = if aishell_frontend::cross::applies(&resolved, &options) {
+        let cross = if aishell_frontend::graph::cross::applies(&resolved, &options) {
             offline::cross_base(&file, &parsed, &options, false).ok()
         } else {
             None

@@ -20,7 +20,6 @@
 
 pub mod checks;
 pub mod facts;
-pub mod graph;
 pub mod step;
 pub mod verdict;
 

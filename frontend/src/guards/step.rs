@@ -5,7 +5,7 @@
 
 use super::facts::{Facts, FactsRequest, RootTree, gather};
 use super::verdict::{Verdict, VerdictRequest, judge};
-use crate::sbom::graph::INVENTORY_FILE;
+use crate::sbom::scan::INVENTORY_FILE;
 use crate::sbom::scan::{ScanRequest, scan};
 use std::path::Path;
 use std::process::ExitCode;

@@ -11,7 +11,6 @@
 //!   as an in-toto attestation with the SPDX predicate type, and BuildKit then skips its
 //!   scanner image.
 
-pub mod graph;
 pub mod scan;
 pub mod spdx;
 

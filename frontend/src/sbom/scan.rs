@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::Path;
 
+/// The file an inventory step writes in its output (see `session::sbom::graph`).
+pub const INVENTORY_FILE: &str = "inventory.json";
+
 /// At most this many npm packages are read from one layer (a runaway tree stays a small
 /// file; the SBOM says when it was cut).
 pub const MAX_NPM_PACKAGES: usize = 20_000;

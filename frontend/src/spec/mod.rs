@@ -1,7 +1,7 @@
 //! The typed spec model (`.aishell/image.yaml`, version 1).
 //!
 //! This module knows YAML and the spec contract, nothing about LLB: conversion lives in
-//! [`crate::convert`] and only reads these types. Every value keeps the [`Span`] it was
+//! [`crate::graph::convert`] and only reads these types. Every value keeps the [`Span`] it was
 //! written at, so later stages (argument substitution, validation, conversion, LLB source
 //! maps) can point at the exact line and column.
 //!
@@ -13,15 +13,22 @@
 //! assert_eq!(spec.harness.prefix.value, "/tools");
 //! ```
 
+pub mod diag;
+pub mod lint;
 mod parse;
+pub mod platform;
+pub mod reference;
 mod resolve;
+pub mod validate;
+pub mod yaml;
 
 pub use parse::parse_spec;
 pub use resolve::{
-    BuildArgs, PREDEFINED_ARGS, ResolvedSpec, parse_exact_version, resolve, used_args,
+    BuildArgs, PREDEFINED_ARGS, ResolvedSpec, parse_exact_version, referenced_images, resolve,
+    used_args,
 };
 
-use crate::yaml::Span;
+use crate::spec::yaml::Span;
 
 /// A value together with the place it was written in the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,9 +289,4 @@ impl Spec {
             None => Span::default(),
         }
     }
-}
-
-/// True for a single path component of safe characters (`gitleaks`, `tool-1.2.tar.gz`).
-pub fn valid_file_name_pub(s: &str) -> bool {
-    parse::valid_file_name(s)
 }

@@ -4,9 +4,12 @@
 //! collected before giving up, so the user sees every mistake at once. Checks that need
 //! argument values (URLs, checksums, versions) run later, in `resolve`.
 
+use super::validate::{
+    closest, parse_mode, parse_owner, suggest_name, valid_env_name, valid_file_name, valid_npm_name,
+};
 use super::*;
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::yaml::{self, Node, Pos, Value};
+use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::yaml::{self, Node, Pos, Value};
 
 /// Parses and structurally validates a spec. `file` is used in diagnostics only.
 ///
@@ -87,28 +90,6 @@ fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-/// The allowed key closest to a misspelt one, if it is close enough to be a typo: two
-/// edits, or a third one for long keys (`workingdir` → `workdir`), or the only allowed
-/// key it abbreviates (`ext` → `extension`).
-pub(crate) fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
-    let key = key.to_ascii_lowercase();
-    let limit = 2.max(key.chars().count() / 3);
-    let typo = allowed
-        .iter()
-        .map(|k| (strsim::levenshtein(&key, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, k)| k);
-    typo.or_else(|| {
-        let longer: Vec<&'k str> = allowed
-            .iter()
-            .copied()
-            .filter(|k| key.len() >= 3 && k.to_ascii_lowercase().starts_with(&key))
-            .collect();
-        (longer.len() == 1).then(|| longer[0])
-    })
 }
 
 /// Keys people bring from Dockerfiles or other tools, with what to write instead.
@@ -700,7 +681,7 @@ impl Reader {
             Value::Map(_) => {
                 let kvs = self.key_values(node, path);
                 for kv in &kvs {
-                    if crate::platform::Platform::parse(&kv.key.value).is_err() {
+                    if crate::spec::platform::Platform::parse(&kv.key.value).is_err() {
                         self.error(
                             kv.key.span,
                             &join(path, &kv.key.value),
@@ -1087,87 +1068,6 @@ impl Reader {
     }
 }
 
-/// A valid name close to an invalid one (`MY-VAR` → `MY_VAR`), when there is an obvious one.
-fn suggest_name(s: &str) -> Option<String> {
-    let fixed: String = s
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    (fixed != s && valid_env_name(&fixed)).then_some(fixed)
-}
-
-/// `[A-Za-z_][A-Za-z0-9_]*`
-pub(crate) fn valid_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Debian package names (policy 5.6.1) with an optional `=version` or `/suite`.
-pub(crate) fn valid_apt_name(s: &str) -> bool {
-    let name = s.split(['=', '/']).next().unwrap_or("");
-    let mut chars = name.chars();
-    name.len() >= 2
-        && matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.:~=/_".contains(c))
-}
-
-/// npm package names: optional `@scope/`, lower-case URL-safe characters.
-fn valid_npm_name(s: &str) -> bool {
-    let ok = |part: &str| {
-        !part.is_empty()
-            && !part.starts_with('.')
-            && !part.starts_with('_')
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~".contains(c))
-    };
-    if s.len() > 214 {
-        return false;
-    }
-    match s.strip_prefix('@') {
-        Some(rest) => match rest.split_once('/') {
-            Some((scope, name)) => ok(scope) && ok(name),
-            None => false,
-        },
-        None => ok(s),
-    }
-}
-
-/// A single path component of safe characters.
-pub(crate) fn valid_file_name(s: &str) -> bool {
-    !s.is_empty()
-        && s != "."
-        && s != ".."
-        && s.len() <= 255
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
-}
-
-fn parse_mode(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 4 || !s.chars().all(|c| ('0'..='7').contains(&c)) {
-        return None;
-    }
-    u32::from_str_radix(s, 8).ok()
-}
-
-fn parse_owner(s: &str) -> Option<Owner> {
-    let (u, g) = s.split_once(':')?;
-    let num = |x: &str| {
-        if x.is_empty() || !x.chars().all(|c| c.is_ascii_digit()) {
-            None
-        } else {
-            x.parse::<u32>().ok()
-        }
-    };
-    Some(Owner {
-        uid: num(u)?,
-        gid: num(g)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1178,9 +1078,11 @@ mod tests {
         assert!(valid_npm_name("is-number"));
         assert!(!valid_npm_name("@scope"));
         assert!(!valid_npm_name("Upper"));
-        assert!(valid_apt_name("ca-certificates"));
-        assert!(valid_apt_name("nodejs=20.19.2+dfsg-1"));
-        assert!(!valid_apt_name("rm -rf /"));
+        assert!(crate::spec::validate::valid_apt_name("ca-certificates"));
+        assert!(crate::spec::validate::valid_apt_name(
+            "nodejs=20.19.2+dfsg-1"
+        ));
+        assert!(!crate::spec::validate::valid_apt_name("rm -rf /"));
         assert!(valid_file_name("gitleaks"));
         assert!(!valid_file_name("../x"));
         assert_eq!(parse_mode("0755"), Some(0o755));

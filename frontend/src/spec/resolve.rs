@@ -5,8 +5,8 @@
 //! target's entry, and the checks that need final values run (checksums, versions, paths).
 
 use super::*;
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::platform::Platform;
+use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::platform::Platform;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Arguments the builder defines; they need no declaration in `args:`.
@@ -63,7 +63,7 @@ fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Sub
                 return Err(SubstError::Unterminated(rest[i..].to_string()));
             };
             let name = &tail[..end];
-            if !super::parse::valid_env_name(name) {
+            if !super::validate::valid_env_name(name) {
                 return Err(SubstError::BadName(name.to_string()));
             }
             match vars.get(name) {
@@ -96,7 +96,7 @@ fn subst_message(e: &SubstError, known: &BTreeMap<String, String>, later: &[&str
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            if !head.is_empty() && super::parse::valid_env_name(&head) {
+            if !head.is_empty() && super::validate::valid_env_name(&head) {
                 (
                     format!(
                         "`${{{name}}}`: only the plain form `${{NAME}}` is supported (no `:-` defaults or other shell forms)"
@@ -122,7 +122,7 @@ fn subst_message(e: &SubstError, known: &BTreeMap<String, String>, later: &[&str
         ),
         SubstError::Unknown(name) => {
             let names: Vec<&str> = known.keys().map(String::as_str).collect();
-            let hint = match super::parse::closest(name, &names) {
+            let hint = match super::validate::closest(name, &names) {
                 Some(best) if best != name => Some(format!("did you mean `${{{best}}}`?")),
                 _ => None,
             };
@@ -391,7 +391,7 @@ impl Checker<'_> {
         let problem = if v.is_empty() || v.contains(char::is_whitespace) {
             Some(String::new())
         } else {
-            crate::reference::normalize(v).err().map(|e| {
+            crate::spec::reference::normalize(v).err().map(|e| {
                 let e = e.strip_prefix(&format!("`{v}`")).unwrap_or(&e);
                 let e = e.trim_start_matches(':').trim();
                 if e.is_empty() || e == "is not an image reference" {
@@ -413,7 +413,7 @@ impl Checker<'_> {
 
     fn steps(&mut self, steps: &Steps, path: &str) {
         for (i, p) in steps.apt.iter().enumerate() {
-            if !super::parse::valid_apt_name(&p.value) {
+            if !super::validate::valid_apt_name(&p.value) {
                 let shown = self.shown(p);
                 self.error(
                     p.span,
@@ -872,6 +872,41 @@ fn canonical_env_order(spec: &mut Spec) {
     for env in lists {
         env.sort_by(|a, b| a.key.value.cmp(&b.key.value));
     }
+}
+
+/// All image references the spec uses, normalised.
+pub fn referenced_images(spec: &ResolvedSpec) -> Result<Vec<(String, Span)>, Diagnostics> {
+    let mut refs = vec![(
+        spec.spec.foundation.from.value.clone(),
+        spec.spec.foundation.from.span,
+    )];
+    let mut steps = vec![("foundation", &spec.spec.foundation.steps)];
+    if let Some(Extension::Inline { steps: s, .. }) = &spec.spec.extension {
+        steps.push(("extension", s));
+    }
+    for (_, s) in steps {
+        for c in &s.copy {
+            if let CopySource::Image(img) = &c.from {
+                refs.push((img.value.clone(), img.span));
+            }
+        }
+    }
+    let mut diags = Diagnostics::default();
+    let mut out = Vec::new();
+    for (r, span) in refs {
+        match crate::spec::reference::normalize(&r) {
+            Ok(n) => {
+                if !out.iter().any(|(x, _)| *x == n) {
+                    out.push((n, span));
+                }
+            }
+            Err(e) => diags.push(Diagnostic::error(span, "", e)),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -109,13 +109,13 @@ pub fn assert_mentions(text: &str, needles: &[&str]) {
 
 /// A stand-in for the frontend's own image, which BuildKit hands a real frontend in
 /// `/run/config/buildkit/metadata/frontend.bin`: the root of the merge guards' steps.
-pub fn own_image() -> aishell_frontend::guards::graph::OwnImage {
+pub fn own_image() -> aishell_frontend::session::guards::OwnImage {
     let image = llb_graph::Source::image(
         "ghcr.io/org/aishell-frontend:1@sha256:1111111111111111111111111111111111111111111111111111111111111111",
     )
     .platform(llb_graph::platform("linux", "amd64", None))
     .build(llb_graph::Meta::default());
-    aishell_frontend::guards::graph::OwnImage::from_definition(
+    aishell_frontend::session::guards::OwnImage::from_definition(
         &llb_graph::marshal(&image, &[]),
         "/bin/aishell-frontend",
     )

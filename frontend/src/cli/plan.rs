@@ -6,7 +6,8 @@
 //! comparison of digests, and the spec only serves to explain *why* in words.
 //!
 //! ```
-//! use aishell_frontend::{offline, options::Target, plan};
+//! use aishell_frontend::cli::plan;
+//! use aishell_frontend::graph::{offline, options::Target};
 //! let spec = |v: &str| offline::SpecFile::from_text("s.yaml", &format!(
 //!     "version: 1\nfoundation:\n  from: node:24\nextension:\n  run: [make]\nharness:\n  npm:\n    \"@openai/codex\": \"{v}\"\n"));
 //! let o = offline::options("s.yaml", &[], &[], None).unwrap();
@@ -18,13 +19,13 @@
 //! assert!(text.contains("extension: unchanged, reused"));
 //! ```
 
-use crate::convert::{Conversion, Layer};
-use crate::offline::Offline;
-use crate::options::Target;
+use crate::graph::convert::{Conversion, Layer};
+use crate::graph::offline::Offline;
+use crate::graph::options::Target;
 use crate::spec::{CopyItem, CopySource, Extension, KeyValue, Part, ResolvedSpec, Spec, Steps};
 use serde_json::{Value, json};
 
-pub use crate::render::Style;
+pub use crate::cli::render::Style;
 
 /// The reason given for a layer that is built on a changed foundation.
 const ON_FOUNDATION: &str = "the foundation changed";
@@ -537,7 +538,7 @@ pub fn render_diff(c: &Comparison, style: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offline::{SpecFile, convert_all, options};
+    use crate::graph::offline::{SpecFile, convert_all, options};
 
     const BASE: &str = "version: 1
 foundation:

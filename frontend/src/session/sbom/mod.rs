@@ -2,16 +2,21 @@
 //! inventories through the gateway, and returns the SPDX document as an attestation of the
 //! platform's image. See [`crate::sbom`] for what it contains and why it is built per part.
 
-use super::{Failure, code, ref_id, solve_request};
-use crate::gateway::Bridge;
-use crate::guards::graph::OwnImage;
-use crate::options::Options;
-use crate::platform::Platform;
+use crate::graph::options::Options;
 use crate::sbom::Parts;
-use crate::sbom::graph::{self, DOCUMENT, INVENTORY_FILE};
+use crate::sbom::scan::INVENTORY_FILE;
+use crate::session::failure::{Failure, code};
+use crate::session::gateway::Bridge;
+use crate::session::guards::OwnImage;
+use crate::session::source::{ref_id, solve_request};
+use crate::spec::platform::Platform;
+
+pub mod graph;
+
 use crate::sbom::scan::{Inventory, ScanRequest};
 use crate::sbom::spdx::{self, Contents, NpmTool};
 use aishell_proto::gateway as gw;
+use graph::DOCUMENT;
 use llb_graph::{Meta, State, marshal};
 
 /// The SBOM of one platform's image, as the attestation BuildKit attaches to it.
@@ -103,7 +108,7 @@ pub(super) async fn attestation<B: Bridge>(
             inventory,
         })
         .collect();
-    let created = crate::image_config::rfc3339(opts.source_date_epoch().unwrap_or_else(now));
+    let created = crate::graph::image_config::rfc3339(opts.source_date_epoch().unwrap_or_else(now));
     let doc = spdx::document(&Contents {
         subject: opts.target.name().into(),
         platform: platform.to_string(),

@@ -42,7 +42,7 @@ const FORWARDED_OPTIONS: [&str; 9] = [
 /// file's folder, which is where `filename` points.
 ///
 /// ```
-/// use aishell_frontend::extension::dockerfile_path;
+/// use aishell_frontend::graph::extension::dockerfile_path;
 /// assert_eq!(dockerfile_path("image.yaml", "Dockerfile"), "Dockerfile");
 /// assert_eq!(dockerfile_path(".aishell/image.yaml", "./ext/Dockerfile"), ".aishell/ext/Dockerfile");
 /// ```
@@ -100,10 +100,9 @@ pub fn nested_options(
         }
     }
     // `--no-cache-filter` names our parts, not the Dockerfile's stages.
-    if raw
-        .get("no-cache")
-        .is_some_and(|v| crate::options::parse_no_cache(v).is_ok_and(|n| n.part("extension")))
-    {
+    if raw.get("no-cache").is_some_and(|v| {
+        crate::graph::options::parse_no_cache(v).is_ok_and(|n| n.part("extension"))
+    }) {
         o.insert("no-cache".into(), String::new());
     }
     o

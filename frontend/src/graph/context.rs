@@ -17,7 +17,7 @@
 //! permission bits and files over [`FILE_MAX`] (or past [`TOTAL_MAX`] in all) are still
 //! copied from `local://context`.
 
-use crate::options::Options;
+use crate::graph::options::Options;
 use crate::spec::{CopySource, Extension, Spec};
 use llb_graph::{Meta, Source, State};
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ pub struct ContextFile {
 /// without a leading `./`).
 ///
 /// ```
-/// use aishell_frontend::context::{ContextFile, ContextFiles};
+/// use aishell_frontend::graph::context::{ContextFile, ContextFiles};
 /// let mut files = ContextFiles::default();
 /// assert!(files.offer("a.sh", 0o755, 3));
 /// files.insert("a.sh", ContextFile { data: b"x=1".to_vec(), mode: 0o755 });

@@ -4,7 +4,7 @@
 //! `linux/amd64` name the same platform and select the same per-platform URL.
 //!
 //! ```
-//! use aishell_frontend::platform::Platform;
+//! use aishell_frontend::spec::platform::Platform;
 //! let p = Platform::parse("linux/aarch64").unwrap();
 //! assert_eq!(p.to_string(), "linux/arm64");
 //! assert_eq!(p.arch, "arm64");

@@ -4,177 +4,30 @@
 //! an error in `Return`, so the user sees it in `docker buildx build` output, with spec
 //! positions attached as BuildKit source details where we have them.
 
-use crate::context::{self, ContextFile, ContextFiles};
-use crate::convert::{self, Caps, ConvertError, DockerfileExtension, ImageInfo};
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::extension;
-use crate::gateway::Bridge;
+use crate::graph::context::{self, ContextFile, ContextFiles};
+use crate::graph::convert::{self, Caps, ConvertError, DockerfileExtension, ImageInfo};
+use crate::graph::extension;
+use crate::graph::options::Options;
+use crate::graph::options::{MergeMode, Target};
 use crate::guards;
-use crate::guards::graph::{FactsStates, OwnImage};
 use crate::guards::verdict::{Verdict, VerdictRequest};
-use crate::options::Options;
-use crate::options::{MergeMode, Target};
-use crate::platform::Platform;
-use crate::spec::{self, CopySource, Extension, Part, ResolvedSpec, Spanned, Spec};
-use crate::yaml::Span;
+use crate::session::failure::{CatchPanic, Failure, code, guarded, panic_failure};
+use crate::session::gateway::{Bridge, limits, within};
+use crate::session::guards as session_guards;
+use crate::session::guards::{FactsStates, OwnImage};
+use crate::session::sbom;
+use crate::session::source::{SpecFile, cache_imports, read_spec, ref_id, solve_request};
+use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::platform::Platform;
+use crate::spec::referenced_images;
+use crate::spec::yaml::Span;
+use crate::spec::{self, Extension, Part, ResolvedSpec, Spanned, Spec};
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, protobuf, rpc};
-use base64::Engine as _;
-use llb_graph::{Meta, Source, SourceFile, State, diff, marshal, merge};
+use llb_graph::{Meta, State, diff, marshal, merge};
 use prost::Message;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
-
-mod sbom;
-
-/// gRPC status codes we use.
-pub(crate) mod code {
-    pub const UNKNOWN: i32 = 2;
-    pub const INVALID_ARGUMENT: i32 = 3;
-    pub const FAILED_PRECONDITION: i32 = 9;
-    pub const UNIMPLEMENTED: i32 = 12;
-    pub const INTERNAL: i32 = 13;
-}
-
-/// How long we wait for the builder's answer to calls that must be quick, so a builder
-/// that stopped answering (but keeps the pipe open) ends the frontend with an error instead
-/// of a hang. `Solve` and `ReadFile` of build results get no limit: they return
-/// when the layers they need are built, which takes as long as the user's `apt`, `run` and
-/// npm steps take (minutes to hours). A builder that *dies* needs no limit either: the
-/// closed pipe fails every pending call at once (tests/faults.rs checks both).
-pub mod limits {
-    use std::time::Duration;
-
-    /// `Ping`, the first call: answered from the daemon's memory.
-    pub const PING: Duration = Duration::from_secs(30);
-    /// `ResolveImageConfig`: a registry round trip (or a few, with redirects and auth).
-    pub const RESOLVE_IMAGE_CONFIG: Duration = Duration::from_secs(300);
-    /// `Return`: the daemon only records the result.
-    pub const RETURN: Duration = Duration::from_secs(60);
-}
-
-/// Runs a gateway call with a time limit; running out is a `DeadlineExceeded` status.
-async fn within<T>(
-    limit: Duration,
-    call: impl Future<Output = crate::gateway::GwResult<T>>,
-) -> crate::gateway::GwResult<T> {
-    match tokio::time::timeout(limit, call).await {
-        Ok(r) => r,
-        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
-            "no answer from the builder within {} s",
-            limit.as_secs()
-        ))),
-    }
-}
-
-/// Why a build failed, before it is turned into a `google.rpc.Status`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    /// gRPC status code.
-    pub code: i32,
-    /// One-paragraph message (the CLI prints it after "failed to solve:").
-    pub message: String,
-    /// Spec problems with positions, if any.
-    pub diagnostics: Option<Box<Diagnostics>>,
-    /// Set for an unsupported subrequest (`--call`), so clients treat it as such.
-    pub subrequest: Option<String>,
-    /// Details of a daemon error we pass on (e.g. the Dockerfile excerpt of a failing
-    /// step of the extension), so the client can print them.
-    pub details: Vec<protobuf::Any>,
-}
-
-impl Failure {
-    pub(crate) fn new(code: i32, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-            diagnostics: None,
-            subrequest: None,
-            details: Vec::new(),
-        }
-    }
-
-    pub(crate) fn diags(d: Diagnostics) -> Self {
-        let n = d.errors().count();
-        let head = if n == 1 {
-            "the spec has an error".to_string()
-        } else {
-            format!("the spec has {n} errors")
-        };
-        Failure {
-            code: code::INVALID_ARGUMENT,
-            message: format!("{head}:\n{d}"),
-            diagnostics: Some(Box::new(d)),
-            subrequest: None,
-            details: Vec::new(),
-        }
-    }
-
-    /// One spec error at `span`, with the spec excerpt attached.
-    fn at(file: &str, span: Span, path: &str, message: impl Into<String>) -> Self {
-        let mut d = Diagnostics::new(file);
-        d.push(Diagnostic::error(span, path, message));
-        Failure::diags(d)
-    }
-
-    fn gateway(what: &str, s: &tonic::Status) -> Self {
-        let mut f = Failure::new(s.code() as i32, format!("{what}: {}", s.message()));
-        // The daemon's own details (source excerpts, vertex info) travel in the status
-        // details as an encoded google.rpc.Status.
-        if let Ok(st) = rpc::Status::decode(s.details()) {
-            f.details = st.details;
-        }
-        f
-    }
-}
-
-/// The spec file as read, for source maps and error excerpts.
-#[derive(Debug, Clone, Default)]
-pub struct SpecFile {
-    /// Name as given with `-f` (relative to the spec's folder).
-    pub filename: String,
-    /// The text.
-    pub data: Vec<u8>,
-    /// The definition that loaded it (the `dockerfile` local).
-    pub definition: Option<pb::Definition>,
-    /// Digest of that local source op (warnings attach to it).
-    pub digest: Option<String>,
-}
-
-impl SpecFile {
-    fn source_file(&self) -> SourceFile {
-        SourceFile {
-            filename: self.filename.clone(),
-            data: self.data.clone(),
-            language: "yaml".into(),
-            definition: self.definition.clone(),
-        }
-    }
-
-    /// BuildKit's `errdefs.Source` detail, JSON-encoded as Go does (bytes as base64,
-    /// zero values omitted), pointing at `span`.
-    fn source_detail(&self, span: Span) -> protobuf::Any {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let mut info = serde_json::Map::new();
-        info.insert("filename".into(), json!(self.filename));
-        info.insert("data".into(), json!(b64.encode(&self.data)));
-        info.insert("language".into(), json!("yaml"));
-        let line = span.start.line.max(1);
-        let end = span.end.line.max(line);
-        let body = json!({
-            "info": info,
-            "ranges": [{"start": {"line": line}, "end": {"line": end}}],
-        });
-        protobuf::Any {
-            type_url: "github.com/moby/buildkit/errdefs.Source+json".into(),
-            value: serde_json::to_vec(&body).unwrap_or_default(),
-        }
-    }
-}
 
 /// Turns a failure into the status sent with `Return`.
 pub fn failure_status(f: &Failure, spec: Option<&SpecFile>) -> rpc::Status {
@@ -219,130 +72,8 @@ pub fn enabled_caps(pong: &gw::PongResponse) -> BTreeMap<String, bool> {
         .collect()
 }
 
-/// `--cache-from` as solve entries: the daemon does not apply it to a frontend's own
-/// solves, so every solve carries it.
-fn cache_imports(opts: &Options) -> Vec<gw::CacheOptionsEntry> {
-    opts.cache_imports
-        .iter()
-        .map(|(t, a)| gw::CacheOptionsEntry {
-            r#type: t.clone(),
-            attrs: a.clone(),
-        })
-        .collect()
-}
-
-fn solve_request(def: pb::Definition, opts: &Options) -> gw::SolveRequest {
-    gw::SolveRequest {
-        definition: Some(def),
-        allow_result_return: true,
-        allow_result_array_ref: true,
-        cache_imports: cache_imports(opts),
-        ..Default::default()
-    }
-}
-
-fn ref_id(resp: &gw::SolveResponse) -> Option<String> {
-    match resp.result.as_ref()?.result.as_ref()? {
-        gw::result::Result::Ref(r) => Some(r.id.clone()),
-        gw::result::Result::RefDeprecated(id) => Some(id.clone()),
-        _ => None,
-    }
-}
-
-/// Reads the spec through the client's `dockerfile` local.
-pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecFile, Failure> {
-    let session = opts
-        .dockerfile_session_id
-        .clone()
-        .unwrap_or_else(|| opts.session_id.clone());
-    let local = Source::local(&opts.dockerfile_key)
-        .attr("local.session", session)
-        .cap("source.local.sessionid")
-        .attr("local.sharedkeyhint", opts.dockerfile_key.clone())
-        .cap("source.local.sharedkeyhint")
-        .attr(
-            "local.followpaths",
-            serde_json::to_string(&[&opts.filename]).unwrap_or_default(),
-        )
-        .cap("source.local.followpaths")
-        .attr("local.differ", "none")
-        .build(Meta::named(format!(
-            "[internal] load build definition from {}",
-            opts.filename
-        )));
-    let def = marshal(&local, &[]);
-    let resp = b
-        .solve(solve_request(def.clone(), opts))
-        .await
-        .map_err(|s| Failure::gateway("cannot load the spec", &s))?;
-    let id = ref_id(&resp).ok_or_else(|| {
-        Failure::new(
-            code::INTERNAL,
-            "the builder returned no ref for the spec source",
-        )
-    })?;
-    let data = b
-        .read_file(gw::ReadFileRequest {
-            r#ref: id,
-            file_path: opts.filename.clone(),
-            ..Default::default()
-        })
-        .await
-        .map_err(|s| {
-            Failure::new(
-                code::INVALID_ARGUMENT,
-                format!(
-                    "cannot read the spec file {}: {}",
-                    opts.filename,
-                    s.message()
-                ),
-            )
-        })?;
-    Ok(SpecFile {
-        filename: opts.filename.clone(),
-        data,
-        definition: Some(def),
-        digest: local.digest().map(str::to_string),
-    })
-}
-
-/// All image references the spec uses, normalised.
-pub(crate) fn referenced_images(spec: &ResolvedSpec) -> Result<Vec<(String, Span)>, Diagnostics> {
-    let mut refs = vec![(
-        spec.spec.foundation.from.value.clone(),
-        spec.spec.foundation.from.span,
-    )];
-    let mut steps = vec![("foundation", &spec.spec.foundation.steps)];
-    if let Some(Extension::Inline { steps: s, .. }) = &spec.spec.extension {
-        steps.push(("extension", s));
-    }
-    for (_, s) in steps {
-        for c in &s.copy {
-            if let CopySource::Image(img) = &c.from {
-                refs.push((img.value.clone(), img.span));
-            }
-        }
-    }
-    let mut diags = Diagnostics::default();
-    let mut out = Vec::new();
-    for (r, span) in refs {
-        match crate::reference::normalize(&r) {
-            Ok(n) => {
-                if !out.iter().any(|(x, _)| *x == n) {
-                    out.push((n, span));
-                }
-            }
-            Err(e) => diags.push(Diagnostic::error(span, "", e)),
-        }
-    }
-    if diags.has_errors() {
-        return Err(diags);
-    }
-    Ok(out)
-}
-
 /// Reads the small regular files among the context paths `spec` copies through the
-/// gateway (see [`crate::context`] for why), with `cache` holding what earlier platforms
+/// gateway (see [`crate::graph::context`] for why), with `cache` holding what earlier platforms
 /// read. A path that cannot be read here (missing, a directory, too big) is left to the
 /// copy from the context, which reports what is wrong with it as before.
 async fn read_context<B: Bridge>(
@@ -490,7 +221,8 @@ async fn resolve_images<B: Bridge>(
         })?;
         // Pin by digest when the builder gave one (a local image may have none), so the
         // layers we build on are the ones whose config we read.
-        let reference = if !resp.digest.is_empty() && !crate::reference::is_pinned(&r_source) {
+        let reference = if !resp.digest.is_empty() && !crate::spec::reference::is_pinned(&r_source)
+        {
             format!("{r_source}@{}", resp.digest)
         } else {
             r_source.clone()
@@ -526,7 +258,7 @@ impl Replacement {
         let accepted =
             "docker-image://<reference>, oci-layout://<layout>[:<tag>][@<digest>] or a folder";
         if let Some(mirror) = value.strip_prefix("docker-image://") {
-            return crate::reference::normalize(mirror)
+            return crate::spec::reference::normalize(mirror)
                 .map(Replacement::Registry)
                 .map_err(|e| format!("--build-context for {image}: {e}"));
         }
@@ -609,7 +341,7 @@ async fn warn<B: Bridge>(
 /// directive that cannot be read), at the directive's line when it is in the spec.
 fn directive_failure(
     file: &SpecFile,
-    directive: &crate::lint::CheckDirective,
+    directive: &crate::spec::lint::CheckDirective,
     message: String,
 ) -> Failure {
     match directive.span {
@@ -620,60 +352,8 @@ fn directive_failure(
         }
         None => Failure::new(
             code::INVALID_ARGUMENT,
-            format!("{message} ({})", crate::lint::CHECK_ARG),
+            format!("{message} ({})", crate::spec::lint::CHECK_ARG),
         ),
-    }
-}
-
-/// Runs the pure steps behind a panic guard: a bug must reach the user as an error
-/// message, not as a dead frontend.
-pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(p) => Err(panic_failure(p.as_ref())),
-    }
-}
-
-/// The failure the user sees for a panic: the panic's message, as an internal error.
-fn panic_failure(p: &(dyn std::any::Any + Send)) -> Failure {
-    let what = p
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    Failure::new(
-        code::INTERNAL,
-        format!("internal error in aishell-frontend (please report it): {what}"),
-    )
-}
-
-/// A future whose panics become `Err` (like `guarded`, for the async flow): a panic
-/// between two gateway calls, or inside one, still ends in the single `Return` instead of
-/// a dead frontend that leaves buildx with a bare "EOF".
-struct CatchPanic<F>(Option<Pin<Box<F>>>);
-
-impl<F: Future> Future for CatchPanic<F> {
-    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(inner) = self.0.as_mut() else {
-            return Poll::Pending; // polled after completion: never ready again
-        };
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)));
-        match polled {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(v)) => {
-                self.0 = None;
-                Poll::Ready(Ok(v))
-            }
-            Err(p) => {
-                // The future is in an unknown state after unwinding; drop it here, not
-                // poll it again.
-                self.0 = None;
-                Poll::Ready(Err(p))
-            }
-        }
     }
 }
 
@@ -799,7 +479,7 @@ async fn check_guards<B: Bridge>(
     if harness.is_empty() && !extension {
         return Ok(None);
     }
-    let own = own.ok_or_else(guards::graph::no_own_image)?;
+    let own = own.ok_or_else(session_guards::no_own_image)?;
     let req = VerdictRequest {
         prefix: prefix.to_string(),
         tools: harness.iter().map(|l| l.name.clone()).collect(),
@@ -822,7 +502,7 @@ async fn check_guards<B: Bridge>(
         tools: harness
             .iter()
             .map(|l| {
-                guards::graph::facts(
+                session_guards::facts(
                     own,
                     &l.state,
                     &req.facts_for_tool(),
@@ -831,7 +511,7 @@ async fn check_guards<B: Bridge>(
             })
             .collect(),
         below: req.needs_below().then(|| {
-            guards::graph::facts(
+            session_guards::facts(
                 own,
                 &conv.extension,
                 &req.facts_for_below(),
@@ -839,7 +519,7 @@ async fn check_guards<B: Bridge>(
             )
         }),
         foundation: extension.then(|| {
-            guards::graph::facts(
+            session_guards::facts(
                 own,
                 &conv.foundation,
                 &req.facts_for_foundation(),
@@ -847,7 +527,7 @@ async fn check_guards<B: Bridge>(
             )
         }),
     };
-    let state = guards::graph::verdict(own, &req, &states, meta("check the merge", None));
+    let state = session_guards::verdict(own, &req, &states, meta("check the merge", None));
     let def = marshal(&state, &[file.source_file()]);
     // The verdict is built, with every layer it judges, when it is read.
     let text = async {
@@ -1038,7 +718,7 @@ pub async fn build<B: Bridge>(
     // `--call outline|targets|check`: answered from the spec alone, before anything that
     // a build needs (caps, images, solves).
     if let Some(req) = &opts.request_id {
-        return crate::subrequest::answer(b, &opts, req, spec_out).await;
+        return crate::session::subrequest::answer(b, &opts, req, spec_out).await;
     }
     let pong = within(limits::PING, b.ping())
         .await
@@ -1055,7 +735,7 @@ pub async fn build<B: Bridge>(
         )
     })?;
     let parsed = guarded(|| spec::parse_spec(&file.filename, &text).map_err(Failure::diags))?;
-    let directive = crate::lint::CheckDirective::for_build(&text, &opts.build_args);
+    let directive = crate::spec::lint::CheckDirective::for_build(&text, &opts.build_args);
     if let Some(message) = &directive.invalid {
         return Err(directive_failure(&file, &directive, message.clone()));
     }
@@ -1066,7 +746,7 @@ pub async fn build<B: Bridge>(
     let mut image_cache = BTreeMap::new();
     let mut context_cache = BTreeMap::new();
     let mut per_platform: Vec<Built> = Vec::new();
-    let mut cross: Option<crate::cross::CrossBase> = None;
+    let mut cross: Option<crate::graph::cross::CrossBase> = None;
     for (index, platform) in platforms.iter().enumerate() {
         // Spec checks and conversion warnings are shown once, for the first platform.
         let first = index == 0;
@@ -1084,7 +764,7 @@ pub async fn build<B: Bridge>(
             // The spec checks of `--call check` are shown during builds too (once, for
             // the first platform), unless the check directive skips them; with
             // `error=true` a warning stops the build here, before anything is built.
-            let found: Vec<Diagnostic> = crate::lint::lint(&parsed, Some(&resolved))
+            let found: Vec<Diagnostic> = crate::spec::lint::lint(&parsed, Some(&resolved))
                 .into_iter()
                 .filter(|d| !directive.skips(d))
                 .collect();
@@ -1093,15 +773,15 @@ pub async fn build<B: Bridge>(
                     Some(rule) => format!("{rule}: {}", d.message),
                     None => d.message.clone(),
                 };
-                warn(b, &file, &short, d.span, d.rule.map(crate::lint::url)).await;
+                warn(b, &file, &short, d.span, d.rule.map(crate::spec::lint::url)).await;
             }
             if let Some(message) = directive.violation(&found) {
                 return Err(directive_failure(&file, &directive, message));
             }
         }
         // npm tools for another platform are installed on the build machine's foundation
-        // (crate::cross): converted once, for the first platform that needs it.
-        let cross_installs = crate::cross::applies(&resolved, &opts);
+        // (crate::graph::cross): converted once, for the first platform that needs it.
+        let cross_installs = crate::graph::cross::applies(&resolved, &opts);
         if cross.is_none() && cross_installs {
             let build = spec::resolve(
                 &parsed,
@@ -1111,7 +791,7 @@ pub async fn build<B: Bridge>(
                 &build_platform,
             )
             .map_err(Failure::diags)?;
-            let fopts = crate::cross::CrossBase::options(&opts);
+            let fopts = crate::graph::cross::CrossBase::options(&opts);
             let images = resolve_images(b, &fopts, &build, &mut image_cache).await?;
             let files = read_context(b, &fopts, &build.spec, &mut context_cache).await?;
             let input = convert::Input {
@@ -1126,10 +806,7 @@ pub async fn build<B: Bridge>(
                 cross: None,
             };
             let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
-            cross = Some(crate::cross::CrossBase::from_conversion(
-                build_platform.clone(),
-                conv,
-            ));
+            cross = Some(conv.into_cross_base(build_platform.clone()));
         }
         let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
@@ -1181,10 +858,10 @@ pub async fn build<B: Bridge>(
         // `--sbom`: the frontend's own document, unless the user named a scanner image
         // (BuildKit then runs it, as for any frontend without an SBOM of its own).
         let sbom = match (&opts.sbom, own) {
-            (crate::options::Sbom::Own, Some(own)) => {
+            (crate::graph::options::Sbom::Own, Some(own)) => {
                 Some(sbom::attestation(b, &opts, own, &conv.sbom, platform, &label).await?)
             }
-            (crate::options::Sbom::Own, None) => {
+            (crate::graph::options::Sbom::Own, None) => {
                 if first {
                     warn(b, &file, "--sbom: the builder did not give the frontend its own image, so BuildKit's scanner makes the SBOM", None, None).await;
                 }
@@ -1298,7 +975,7 @@ pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(),
 }
 
 /// [`run`] with the frontend's own image given (tests give a stand-in; BuildKit gives the
-/// real one in [`guards::graph::METADATA`]).
+/// real one in [`session_guards::METADATA`]).
 ///
 /// Errors: as [`run`].
 pub async fn run_as<B: Bridge>(

@@ -4,7 +4,7 @@
 //! must spell it one way so equal images give equal vertex digests.
 //!
 //! ```
-//! use aishell_frontend::reference::normalize;
+//! use aishell_frontend::spec::reference::normalize;
 //! assert_eq!(normalize("busybox").unwrap(), "docker.io/library/busybox:latest");
 //! assert_eq!(normalize("ghcr.io/o/x:1").unwrap(), "ghcr.io/o/x:1");
 //! assert_eq!(normalize("localhost:5000/x").unwrap(), "localhost:5000/x:latest");

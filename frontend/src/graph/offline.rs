@@ -8,7 +8,7 @@
 //! layers, names and digests shown are the frontend's own, not a re-implementation.
 //!
 //! ```
-//! use aishell_frontend::offline;
+//! use aishell_frontend::graph::offline;
 //! let text = "version: 1\nfoundation:\n  from: busybox:1\n  run: [echo hi]\n";
 //! let spec = offline::SpecFile::from_text("image.yaml", text);
 //! let options = offline::options("image.yaml", &[], &[], None).unwrap();
@@ -18,13 +18,13 @@
 //! assert!(builds[0].notes[0].contains("docker.io/library/busybox:1"));
 //! ```
 
-use crate::context::ContextFiles;
-use crate::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::options::Options;
-use crate::platform::Platform;
+use crate::graph::context::ContextFiles;
+use crate::graph::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
+use crate::graph::options::Options;
+use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::platform::Platform;
+use crate::spec::yaml::Span;
 use crate::spec::{self, Extension, ResolvedSpec, Spec};
-use crate::yaml::Span;
 use llb_graph::{FileOp, Meta, SourceFile};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -104,7 +104,7 @@ impl std::fmt::Display for ReadError {
 /// the digests shown.
 ///
 /// ```
-/// use aishell_frontend::offline::images_note;
+/// use aishell_frontend::graph::offline::images_note;
 /// let n = images_note(&["docker.io/library/debian:13".into()]);
 /// assert!(n.contains("debian:13 used with an empty image config and without the digest"));
 /// let pinned = format!("docker.io/library/debian@sha256:{}", "1".repeat(64));
@@ -115,7 +115,7 @@ impl std::fmt::Display for ReadError {
 pub fn images_note(references: &[String]) -> String {
     let unpinned: Vec<&str> = references
         .iter()
-        .filter(|r| !crate::reference::is_pinned(r))
+        .filter(|r| !crate::spec::reference::is_pinned(r))
         .map(String::as_str)
         .collect();
     // Pinned or not, the config is a stand-in: its env feeds every RUN step's environment,
@@ -146,7 +146,7 @@ pub fn images_note(references: &[String]) -> String {
 /// Errors: a bad platform, target or `AISHELL_MERGE` value, as a message.
 ///
 /// ```
-/// use aishell_frontend::offline::options;
+/// use aishell_frontend::graph::offline::options;
 /// let o = options("image.yaml", &["linux/arm64".into()], &["V=1".into()], Some("harness")).unwrap();
 /// assert_eq!(o.target_platforms()[0].to_string(), "linux/arm64");
 /// assert_eq!(o.build_args["V"], "1");
@@ -189,7 +189,7 @@ pub fn options(
 ///
 /// Errors: references that do not parse, at their spec positions.
 pub fn images(resolved: &ResolvedSpec) -> Result<BTreeMap<String, ImageInfo>, Diagnostics> {
-    let refs = crate::run::referenced_images(resolved)?;
+    let refs = crate::spec::referenced_images(resolved)?;
     let platform = resolved.platform.to_json();
     Ok(refs
         .into_iter()
@@ -227,7 +227,7 @@ fn dockerfile_placeholder(
     path: &str,
 ) -> Result<(DockerfileExtension, String), ConvertError> {
     let (foundation, _) = convert::foundation(input)?;
-    let shown = crate::extension::dockerfile_path(&spec.name, path);
+    let shown = crate::graph::extension::dockerfile_path(&spec.name, path);
     let content = spec
         .dir
         .as_ref()
@@ -287,7 +287,7 @@ pub fn convert(
     resolved: &ResolvedSpec,
     options: &Options,
     show_platform: bool,
-    cross: Option<crate::cross::CrossBase>,
+    cross: Option<crate::graph::cross::CrossBase>,
 ) -> Result<Offline, Diagnostics> {
     let images = images(resolved).map_err(|mut d| {
         d.file = spec.name.clone();
@@ -302,11 +302,11 @@ pub fn convert(
         images: &images,
         // Offline, context files are not read: every context copy comes from
         // `local://context`, as in `aishell-frontend llb | buildctl build --local context=.`.
-        context: crate::context::source(&resolved.spec, options, &no_files),
+        context: crate::graph::context::source(&resolved.spec, options, &no_files),
         context_files: &no_files,
         dockerfile_extension: None,
         show_platform,
-        cross: cross.filter(|_| crate::cross::applies(resolved, options)),
+        cross: cross.filter(|_| crate::graph::cross::applies(resolved, options)),
     };
     if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
         let (ext, note) = dockerfile_placeholder(&input, spec, &path.value)
@@ -333,7 +333,10 @@ pub fn convert_all(spec: &SpecFile, options: &Options) -> Result<Vec<Offline>, D
     let resolved = resolve_all(&parsed, spec, options)?;
     let mut out = Vec::new();
     let mut diags = Diagnostics::new(&spec.name);
-    let cross = if resolved.iter().any(|r| crate::cross::applies(r, options)) {
+    let cross = if resolved
+        .iter()
+        .any(|r| crate::graph::cross::applies(r, options))
+    {
         Some(cross_base(spec, &parsed, options, platforms.len() > 1)?)
     } else {
         None
@@ -350,7 +353,7 @@ pub fn convert_all(spec: &SpecFile, options: &Options) -> Result<Vec<Offline>, D
     Ok(out)
 }
 
-/// The build machine's foundation, for cross installs ([`crate::cross`]): `parsed`
+/// The build machine's foundation, for cross installs ([`crate::graph::cross`]): `parsed`
 /// resolved and converted for the build platform, as the engine path does.
 ///
 /// Errors: what resolution and conversion report for that platform.
@@ -359,15 +362,12 @@ pub fn cross_base(
     parsed: &Spec,
     options: &Options,
     show_platform: bool,
-) -> Result<crate::cross::CrossBase, Diagnostics> {
+) -> Result<crate::graph::cross::CrossBase, Diagnostics> {
     let build = options.build_platform();
     let resolved = spec::resolve(parsed, &spec.name, &options.build_args, &build, &build)?;
-    let o = crate::cross::CrossBase::options(options);
+    let o = crate::graph::cross::CrossBase::options(options);
     let off = convert(spec, &resolved, &o, show_platform, None)?;
-    Ok(crate::cross::CrossBase::from_conversion(
-        build,
-        off.conversion,
-    ))
+    Ok(off.conversion.into_cross_base(build))
 }
 
 /// Resolves `parsed` for every platform of `options`.

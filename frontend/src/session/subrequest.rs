@@ -11,14 +11,15 @@
 //! An unknown request is answered with gRPC code 12 and an `errdefs.Subrequest` detail, so
 //! clients know it is unsupported rather than failed.
 
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::gateway::Bridge;
-use crate::lint::{self, CheckDirective};
-use crate::options::{Options, Target};
-use crate::run::code::{INVALID_ARGUMENT, UNIMPLEMENTED};
-use crate::run::{Failure, SpecFile};
+use crate::graph::options::{Options, Target};
+use crate::session::failure::Failure;
+use crate::session::failure::code::{INVALID_ARGUMENT, UNIMPLEMENTED};
+use crate::session::gateway::Bridge;
+use crate::session::source::SpecFile;
+use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::lint::{self, CheckDirective};
+use crate::spec::yaml::{self, Span};
 use crate::spec::{self, Extension, ResolvedSpec, Spec};
-use crate::yaml::{self, Span};
 use aishell_proto::gateway as gw;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -56,9 +57,9 @@ pub async fn answer<B: Bridge>(
     if ![OUTLINE, TARGETS, LINT].contains(&name) {
         return Err(unsupported(name));
     }
-    let file = crate::run::read_spec(b, opts).await?;
+    let file = crate::session::source::read_spec(b, opts).await?;
     *spec_out = Some(file.clone());
-    crate::run::guarded(|| match name {
+    crate::session::failure::guarded(|| match name {
         OUTLINE => outline(&file, opts),
         TARGETS => targets(&file),
         _ => Ok(check(&file, opts)),
@@ -425,7 +426,7 @@ fn failure_error(f: &Failure) -> (String, Option<Span>) {
 
 /// Checks the image references of a resolved spec as the build does before resolving them.
 fn images_ok(r: &ResolvedSpec, file: &str) -> Result<(), Diagnostics> {
-    crate::run::referenced_images(r).map(|_| ()).map_err(|d| {
+    crate::spec::referenced_images(r).map(|_| ()).map_err(|d| {
         let mut named = Diagnostics::new(file);
         named.extend(d);
         named
@@ -723,7 +724,7 @@ fn answer_with(json: &Value, txt: String, status: Option<&str>) -> gw::Result {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::yaml::Pos;
+    use crate::spec::yaml::Pos;
 
     #[test]
     fn tables_pad_all_but_the_last_column() {

@@ -7,10 +7,10 @@
 //! unpacked), and a verdict whose facts did not change is a cache hit too: a cached build
 //! reads one small file and makes no listing at all.
 
-use super::facts::FactsRequest;
-use super::step;
-use super::verdict::VerdictRequest;
-use crate::run::code;
+use crate::guards::facts::FactsRequest;
+use crate::guards::step;
+use crate::guards::verdict::VerdictRequest;
+use crate::session::failure::code;
 use aishell_proto::pb;
 use llb_graph::{Exec, Meta, MountKind, NetMode, State};
 
@@ -70,8 +70,8 @@ impl OwnImage {
 }
 
 /// The error when the builder gave no [`OwnImage`] but the guards need one.
-pub fn no_own_image() -> crate::run::Failure {
-    crate::run::Failure::new(
+pub fn no_own_image() -> crate::session::failure::Failure {
+    crate::session::failure::Failure::new(
         code::FAILED_PRECONDITION,
         format!(
             "the merge guards run in a build step from the frontend's own image, but the builder did not give the frontend its definition ({METADATA}; BuildKit 0.10 and later do)"

@@ -6,7 +6,7 @@
 //! typed fields; conversion never looks at the environment itself.
 //!
 //! ```
-//! use aishell_frontend::options::Options;
+//! use aishell_frontend::graph::options::Options;
 //! let env = [
 //!     ("BUILDKIT_FRONTEND_OPT_0", "filename=.aishell/image.yaml"),
 //!     ("BUILDKIT_FRONTEND_OPT_1", "build-arg:V=a=b"),
@@ -18,7 +18,7 @@
 //! assert_eq!(o.platforms.len(), 2);
 //! ```
 
-use crate::platform::Platform;
+use crate::spec::platform::Platform;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `--target` values.
@@ -255,7 +255,7 @@ impl Sbom {
     /// Parses the value of `attest:sbom` (`""`, `generator=…`, `disabled=true`, CSV).
     ///
     /// ```
-    /// use aishell_frontend::options::Sbom;
+    /// use aishell_frontend::graph::options::Sbom;
     /// assert_eq!(Sbom::parse(""), Sbom::Own);
     /// assert_eq!(Sbom::parse("disabled=true"), Sbom::Off);
     /// assert_eq!(Sbom::parse("generator=docker/scout-sbom-indexer:1"), Sbom::Generator("docker/scout-sbom-indexer:1".into()));
@@ -526,7 +526,7 @@ impl Options {
     /// in any case, as BuildKit's Dockerfile frontend reads them), or `None` without any.
     ///
     /// ```
-    /// use aishell_frontend::options::Options;
+    /// use aishell_frontend::graph::options::Options;
     /// let mut o = Options::default();
     /// assert!(o.proxies().is_none());
     /// o.build_args.insert("https_proxy".into(), "http://proxy:3128".into());
@@ -562,7 +562,7 @@ impl Options {
     /// Dockerfile frontend matches `FROM` names.
     ///
     /// ```
-    /// use aishell_frontend::options::Options;
+    /// use aishell_frontend::graph::options::Options;
     /// let mut o = Options::default();
     /// o.named_contexts.insert("debian:trixie-slim".into(), "docker-image://mirror.example/debian:trixie-slim".into());
     /// let p = "linux/amd64";
@@ -570,7 +570,7 @@ impl Options {
     /// assert_eq!(o.named_context("busybox", p), None);
     /// ```
     pub fn named_context(&self, reference: &str, platform: &str) -> Option<&str> {
-        let norm = |r: &str| crate::reference::normalize(r).ok();
+        let norm = |r: &str| crate::spec::reference::normalize(r).ok();
         let want = norm(reference)?;
         let undigested = want.split('@').next().unwrap_or(&want).to_string();
         let mut best: Option<(u8, &str)> = None;

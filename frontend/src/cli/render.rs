@@ -19,9 +19,9 @@
 //! tested without a terminal.
 //!
 //! ```
-//! use aishell_frontend::diag::Diagnostic;
-//! use aishell_frontend::render::{Style, render};
-//! use aishell_frontend::yaml::{Pos, Span};
+//! use aishell_frontend::spec::diag::Diagnostic;
+//! use aishell_frontend::cli::render::{Style, render};
+//! use aishell_frontend::spec::yaml::{Pos, Span};
 //! let text = "version: 1\nfoundation:\n  from: \"\"\n";
 //! let span = Span { start: Pos::new(3, 9), end: Pos::new(3, 11) };
 //! let d = Diagnostic::error(span, "foundation.from", "is empty");
@@ -30,7 +30,7 @@
 //! assert!(out.contains("3 |   from: \"\"\n  |         ^^\n"));
 //! ```
 
-use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::spec::diag::{Diagnostic, Diagnostics, Severity};
 
 /// Columns a tab advances in an excerpt (rustc uses 4 as well).
 const TAB_WIDTH: usize = 4;
@@ -56,7 +56,7 @@ impl Style {
     /// Wraps `text` in the SGR sequence `code` when colours are on.
     ///
     /// ```
-    /// use aishell_frontend::render::Style;
+    /// use aishell_frontend::cli::render::Style;
     /// assert_eq!(Style::plain().paint("1;31", "error"), "error");
     /// assert_eq!(Style::colored().paint("1;31", "error"), "\x1b[1;31merror\x1b[0m");
     /// ```
@@ -216,9 +216,9 @@ pub fn render_all(diags: &Diagnostics, text: &str, style: Style) -> String {
 /// `error: image.yaml: 2 errors, 1 warning`; `None` when there is nothing to say.
 ///
 /// ```
-/// use aishell_frontend::diag::{Diagnostic, Diagnostics};
-/// use aishell_frontend::render::{Style, summary};
-/// use aishell_frontend::yaml::Span;
+/// use aishell_frontend::spec::diag::{Diagnostic, Diagnostics};
+/// use aishell_frontend::cli::render::{Style, summary};
+/// use aishell_frontend::spec::yaml::Span;
 /// let mut d = Diagnostics::new("image.yaml");
 /// d.push(Diagnostic::warning(Span::default(), "", "no digest pin"));
 /// assert_eq!(summary(&d, Style::plain()).as_deref(), Some("warning: image.yaml: 1 warning"));
@@ -259,7 +259,7 @@ pub fn summary(diags: &Diagnostics, style: Style) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::{Pos, Span};
+    use crate::spec::yaml::{Pos, Span};
 
     const SPEC: &str = "version: 1\nfoundation:\n  from: debian\nharness:\n  npm:\n    \"@openai/codex\": \"^0.169.0\"\n";
 

@@ -13,10 +13,10 @@
 //! the files and the per-tool way out (`emulate: true`), when one is not for the target;
 //! an install that fails outright gets the same way out.
 
-use crate::image_config::ImageConfig;
-use crate::options::{MergeMode, Options, Target};
-use crate::platform::Platform;
+use crate::graph::image_config::ImageConfig;
+use crate::graph::options::{MergeMode, Options, Target};
 use crate::spec::ResolvedSpec;
+use crate::spec::platform::Platform;
 use llb_graph::State;
 
 /// The build machine's foundation, on which npm tools for other platforms are installed.
@@ -39,22 +39,13 @@ impl CrossBase {
         o.target = Target::Foundation;
         o
     }
-
-    /// The base from that conversion, made for `platform` (the build machine's).
-    pub fn from_conversion(platform: Platform, conv: crate::convert::Conversion) -> Self {
-        CrossBase {
-            platform,
-            foundation: conv.foundation,
-            config: conv.config,
-        }
-    }
 }
 
 /// npm's `--cpu` (node's `process.arch`) for an OCI architecture; `None` for one npm has
 /// no name for (its tools are then installed under emulation).
 ///
 /// ```
-/// use aishell_frontend::cross::npm_cpu;
+/// use aishell_frontend::graph::cross::npm_cpu;
 /// assert_eq!(npm_cpu("amd64"), Some("x64"));
 /// assert_eq!(npm_cpu("arm64"), Some("arm64"));
 /// assert_eq!(npm_cpu("mips64le"), None);

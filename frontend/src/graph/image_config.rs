@@ -6,13 +6,13 @@
 //! the base config are kept as they are.
 //!
 //! ```
-//! use aishell_frontend::image_config::ImageConfig;
+//! use aishell_frontend::graph::image_config::ImageConfig;
 //! let mut c = ImageConfig::from_base(serde_json::json!({"config": {"Env": ["PATH=/bin"]}}));
 //! c.prepend_path(&["/tools/bin"]);
 //! assert_eq!(c.env("PATH").as_deref(), Some("/tools/bin:/bin"));
 //! ```
 
-use crate::platform::Platform;
+use crate::spec::platform::Platform;
 use serde_json::{Map, Value, json};
 
 /// PATH when the base image has none (what BuildKit uses for RUN steps).

@@ -16,14 +16,17 @@
 //! assert_eq!(code, 2);
 //! ```
 
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::graph::{self, Graph};
-use crate::offline::{self, Offline, SpecFile};
-use crate::options::{Options, Target};
-use crate::plan;
-use crate::platform::Platform;
-use crate::render::{self, Style};
+pub mod dump;
+pub mod plan;
+pub mod render;
+
+use crate::graph::offline::{self, Offline, SpecFile};
+use crate::graph::options::{Options, Target};
+use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::platform::Platform;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use dump::Graph;
+use render::Style;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -317,7 +320,7 @@ impl Io {
     fn warning(&self, text: &str) {
         eprintln!(
             "{}{} {text}",
-            self.err.severity(crate::diag::Severity::Warning),
+            self.err.severity(crate::spec::diag::Severity::Warning),
             self.err.paint("1", ":")
         );
     }
@@ -325,7 +328,7 @@ impl Io {
     fn error(&self, text: &str) {
         eprintln!(
             "{}{} {text}",
-            self.err.severity(crate::diag::Severity::Error),
+            self.err.severity(crate::spec::diag::Severity::Error),
             self.err.paint("1", ":")
         );
     }
@@ -553,14 +556,15 @@ fn check(io: &Io, path: &Path, build: &BuildFlags) -> Result<(), Exit> {
             // Lint warnings, minus the rules the check directive switches off (the same
             // as `docker buildx build --call check` reports); a directive that cannot be
             // read is an error.
-            let directive = crate::lint::CheckDirective::for_build(&spec.text, &options.build_args);
+            let directive =
+                crate::spec::lint::CheckDirective::for_build(&spec.text, &options.build_args);
             if let Some(message) = &directive.invalid {
                 diags.push(Diagnostic {
                     span: directive.span,
                     ..Diagnostic::error(Default::default(), "", message.clone())
                 });
             }
-            for w in crate::lint::lint(&parsed, resolved.first()) {
+            for w in crate::spec::lint::lint(&parsed, resolved.first()) {
                 if !directive.skips(&w) {
                     diags.push(w);
                 }
@@ -676,9 +680,9 @@ fn graph_cmd(io: &Io, path: &Path, build: &BuildFlags, format: Format) -> Result
     let def = llb_graph::marshal(&b.conversion.state, &[]);
     let g = Graph::from_definition(&def);
     let text = match format {
-        Format::Dot => graph::to_dot(&g),
-        Format::Mermaid => graph::to_mermaid(&g),
-        Format::Svg => svg(&graph::to_dot(&g))?,
+        Format::Dot => dump::to_dot(&g),
+        Format::Mermaid => dump::to_mermaid(&g),
+        Format::Svg => svg(&dump::to_dot(&g))?,
     };
     for n in notes(&builds) {
         io.note(&n);

@@ -7,7 +7,7 @@
 //! become visible as separate, independent inputs.
 //!
 //! ```
-//! use aishell_frontend::graph::{Graph, to_dot, to_mermaid};
+//! use aishell_frontend::cli::dump::{Graph, to_dot, to_mermaid};
 //! use llb_graph::{Exec, Meta, Source, diff, marshal, merge};
 //! let base = Source::image("docker.io/library/busybox:1").build(Meta::named("[foundation] from busybox:1"));
 //! let ext = Exec::new(base.clone(), ["/bin/sh", "-c", "make"]).build(Meta::named("[extension] run make"));
@@ -380,7 +380,7 @@ pub fn to_mermaid(g: &Graph) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offline::{SpecFile, convert_all, options};
+    use crate::graph::offline::{SpecFile, convert_all, options};
 
     const SPEC: &str = "version: 1
 foundation:

@@ -7,7 +7,7 @@
 //! spec cannot blow up memory ("billion laughs").
 //!
 //! ```
-//! use aishell_frontend::yaml::{parse, Value};
+//! use aishell_frontend::spec::yaml::{parse, Value};
 //! let doc = parse("a: [1, two]\n").unwrap();
 //! let Value::Map(entries) = &doc.value else { panic!() };
 //! assert_eq!(entries[0].0.as_str(), Some("a"));
@@ -129,7 +129,7 @@ impl Node {
     /// because "found a scalar" tells a user less than seeing their own text.
     ///
     /// ```
-    /// use aishell_frontend::yaml::parse;
+    /// use aishell_frontend::spec::yaml::parse;
     /// let doc = parse("git curl").unwrap();
     /// assert_eq!(doc.describe(), "`git curl`");
     /// ```

@@ -11,14 +11,15 @@
 //! BuildKit (checksum pinned) and placed by file operations on scratch, so its layer
 //! depends on nothing else at all.
 
-use crate::context::ContextFiles;
-use crate::image_config::{ImageConfig, rfc3339};
-use crate::options::{MergeMode, Network, Options, Target};
-use crate::platform::Platform;
+use crate::graph::context::ContextFiles;
+use crate::graph::cross::CrossBase;
+use crate::graph::image_config::{ImageConfig, rfc3339};
+use crate::graph::options::{MergeMode, Network, Options, Target};
+use crate::spec::platform::Platform;
+use crate::spec::yaml::Span;
 use crate::spec::{
     BinaryTool, CopySource, Extension, NpmTool, Part, PerPlatform, ResolvedSpec, Spanned, Steps,
 };
-use crate::yaml::Span;
 use llb_graph::{
     CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, NetMode, Source, State, diff,
     merge,
@@ -93,15 +94,15 @@ pub struct Input<'a> {
     /// `context_files` does not hold.
     pub context: State,
     /// Small context files read beforehand: their copies write them from the graph
-    /// (see [`crate::context`]).
+    /// (see [`crate::graph::context`]).
     pub context_files: &'a ContextFiles,
     /// The extension Dockerfile's result, when the spec has one.
     pub dockerfile_extension: Option<DockerfileExtension>,
     /// Prefix progress names with the platform (multi-platform builds).
     pub show_platform: bool,
     /// The build machine's foundation, when npm tools are cross-installed for this
-    /// platform ([`crate::cross::applies`]).
-    pub cross: Option<crate::cross::CrossBase>,
+    /// platform ([`crate::graph::cross::applies`]).
+    pub cross: Option<crate::graph::cross::CrossBase>,
 }
 
 /// What a layer of the result is, for people (`plan`, progress, guards).
@@ -143,6 +144,18 @@ pub struct Conversion {
     pub sbom: crate::sbom::Parts,
     /// Warnings for the user.
     pub warnings: Vec<String>,
+}
+
+impl Conversion {
+    /// The base for cross installs that this conversion (of the build platform's foundation,
+    /// with [`CrossBase::options`]) is, for `platform` (the build machine's).
+    pub fn into_cross_base(self, platform: Platform) -> CrossBase {
+        CrossBase {
+            platform,
+            foundation: self.foundation,
+            config: self.config,
+        }
+    }
 }
 
 /// Why conversion failed.
@@ -247,8 +260,8 @@ impl Ctx<'_> {
     }
 
     fn image(&self, written: &str) -> Result<&ImageInfo, ConvertError> {
-        let key =
-            crate::reference::normalize(written).map_err(|e| ConvertError::Invalid(e, None))?;
+        let key = crate::spec::reference::normalize(written)
+            .map_err(|e| ConvertError::Invalid(e, None))?;
         self.input.images.get(&key).ok_or_else(|| {
             ConvertError::Invalid(format!("image `{written}` was not resolved"), None)
         })
@@ -318,7 +331,7 @@ impl Ctx<'_> {
                 }
             }
             if !env.iter().any(|e| e.starts_with("PATH=")) {
-                e = e.env("PATH", crate::image_config::DEFAULT_PATH);
+                e = e.env("PATH", crate::graph::image_config::DEFAULT_PATH);
             }
             e
         };
@@ -447,7 +460,7 @@ impl Ctx<'_> {
             "npm install --global --prefix {prefix}/npm --no-audit --no-fund --no-update-notifier --loglevel=error"
         );
         let install = match cross {
-            Some(build) => crate::cross::install_command(
+            Some(build) => crate::graph::cross::install_command(
                 &npm,
                 &format!("{prefix}/npm"),
                 &tool.package.value,
@@ -480,7 +493,7 @@ impl Ctx<'_> {
             self.input.options,
         );
         if cross.is_some() {
-            for (k, v) in crate::cross::install_env(&self.platform) {
+            for (k, v) in crate::graph::cross::install_env(&self.platform) {
                 e = e.env(k, &v);
             }
         }
@@ -490,7 +503,7 @@ impl Ctx<'_> {
             }
         }
         if config.env("PATH").is_none() {
-            e = e.env("PATH", crate::image_config::DEFAULT_PATH);
+            e = e.env("PATH", crate::graph::image_config::DEFAULT_PATH);
         }
         // npm's cache and temp files go to mounts, so they never land in the layer.
         e = e
@@ -544,7 +557,7 @@ impl Ctx<'_> {
             .split(['?', '#'])
             .next()
             .and_then(|p| p.rsplit('/').next())
-            .filter(|n| crate::spec::valid_file_name_pub(n))
+            .filter(|n| crate::spec::validate::valid_file_name(n))
             .unwrap_or(&b.name.value)
             .to_string();
         let download = Source::http(&url.value)

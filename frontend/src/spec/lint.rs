@@ -7,7 +7,7 @@
 //! an error of the build, reported separately by the check subrequest.
 //!
 //! ```
-//! use aishell_frontend::{lint, spec};
+//! use aishell_frontend::spec::{self, lint};
 //! let text = "version: 1\nfoundation:\n  from: debian:trixie-slim\n";
 //! let parsed = spec::parse_spec("image.yaml", text).unwrap();
 //! let warnings = lint::lint(&parsed, None);
@@ -15,10 +15,10 @@
 //! assert_eq!(warnings[0].span.unwrap().start.line, 3);
 //! ```
 
-use crate::diag::Diagnostic;
-use crate::reference::is_pinned;
+use crate::spec::diag::Diagnostic;
+use crate::spec::reference::is_pinned;
+use crate::spec::yaml::{Pos, Span};
 use crate::spec::{self, CopySource, PerPlatform, ResolvedSpec, Spanned, Spec, Steps};
-use crate::yaml::{Pos, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One check: its stable name and what it asks for, in one line.
@@ -154,7 +154,7 @@ pub const CHECK_ARG: &str = "BUILDKIT_DOCKERFILE_CHECK";
 /// BuildKit's Dockerfile frontend reads), or the [`CHECK_ARG`] build argument.
 ///
 /// ```
-/// use aishell_frontend::lint::CheckDirective;
+/// use aishell_frontend::spec::lint::CheckDirective;
 /// let d = CheckDirective::from_text("# syntax=x\n# check=skip=UnusedArg;error=true\nversion: 1\n");
 /// assert!(d.error && d.rules.contains("UnusedArg") && !d.all);
 /// assert_eq!(d.span.unwrap().start.line, 2);
@@ -455,7 +455,7 @@ fn harness_prefix_in_system_path(spec: &Spec, values: &FinalValues, out: &mut Ve
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::platform::Platform;
+    use crate::spec::platform::Platform;
 
     fn digest(c: char) -> String {
         format!("sha256:{}", c.to_string().repeat(64))
@@ -602,7 +602,7 @@ image:
 
     #[test]
     fn every_rule_has_a_unique_name_and_documentation() {
-        let docs = include_str!("../../docs/checks.md");
+        let docs = include_str!("../../../docs/checks.md");
         let mut names = BTreeSet::new();
         for r in RULES {
             assert!(names.insert(r.name), "duplicate {}", r.name);

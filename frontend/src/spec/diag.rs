@@ -6,15 +6,15 @@
 //! wrong and, where we can tell, what was expected.
 //!
 //! ```
-//! use aishell_frontend::diag::{Diagnostic, Diagnostics};
-//! use aishell_frontend::yaml::{Pos, Span};
+//! use aishell_frontend::spec::diag::{Diagnostic, Diagnostics};
+//! use aishell_frontend::spec::yaml::{Pos, Span};
 //! let mut d = Diagnostics::new("spec.yaml");
 //! d.push(Diagnostic::error(Span::point(Pos::new(3, 5)), "foundation.from", "is required"));
 //! assert!(d.has_errors());
 //! assert_eq!(d.to_string(), "spec.yaml:3:5: error: foundation.from: is required");
 //! ```
 
-use crate::yaml::Span;
+use crate::spec::yaml::Span;
 use std::fmt;
 
 /// How bad a diagnostic is.
@@ -48,7 +48,7 @@ pub struct Diagnostic {
     pub message: String,
     /// An optional suggestion for the fix.
     pub hint: Option<String>,
-    /// The check that produced a warning (`FoundationNotPinned`), see [`crate::lint`];
+    /// The check that produced a warning (`FoundationNotPinned`), see [`crate::spec::lint`];
     /// stable, so users and tools can match on it.
     pub rule: Option<&'static str>,
 }

@@ -12,6 +12,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -193,5 +194,36 @@ impl Bridge for GrpcBridge {
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
         self.client.r#return(req).await?;
         Ok(())
+    }
+}
+
+/// How long we wait for the builder's answer to calls that must be quick, so a builder
+/// that stopped answering (but keeps the pipe open) ends the frontend with an error instead
+/// of a hang. `Solve` and `ReadFile` of build results get no limit: they return
+/// when the layers they need are built, which takes as long as the user's `apt`, `run` and
+/// npm steps take (minutes to hours). A builder that *dies* needs no limit either: the
+/// closed pipe fails every pending call at once (tests/faults.rs checks both).
+pub mod limits {
+    use std::time::Duration;
+
+    /// `Ping`, the first call: answered from the daemon's memory.
+    pub const PING: Duration = Duration::from_secs(30);
+    /// `ResolveImageConfig`: a registry round trip (or a few, with redirects and auth).
+    pub const RESOLVE_IMAGE_CONFIG: Duration = Duration::from_secs(300);
+    /// `Return`: the daemon only records the result.
+    pub const RETURN: Duration = Duration::from_secs(60);
+}
+
+/// Runs a gateway call with a time limit; running out is a `DeadlineExceeded` status.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = crate::session::gateway::GwResult<T>>,
+) -> crate::session::gateway::GwResult<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(r) => r,
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+            "no answer from the builder within {} s",
+            limit.as_secs()
+        ))),
     }
 }

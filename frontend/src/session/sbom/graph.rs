@@ -2,13 +2,12 @@
 //! document (with the inventories among its inputs, so that `--cache-to …,mode=max`
 //! exports them and a fresh runner finds them in the cache).
 
-use super::scan::ScanRequest;
-use crate::guards::graph::{OwnImage, own_step};
 use crate::guards::step;
+use crate::sbom::scan::{INVENTORY_FILE, ScanRequest};
+use crate::session::guards::{OwnImage, own_step};
 use llb_graph::{CopyOptions, FileOp, FileRef, Meta, MountKind, State};
 
 /// The file an inventory step writes.
-pub const INVENTORY_FILE: &str = "inventory.json";
 /// Where the document is in the attestation's state.
 pub const DOCUMENT: &str = "/aishell.spdx.json";
 

@@ -1,0 +1,12 @@
+//! The gateway session with BuildKit: the bridge to the daemon ([`gateway`], behind a trait
+//! so that tests run the same code against a fake), the build ([`build`]), the subrequests
+//! of `--call` ([`subrequest`]), and the build steps that gather the merge guards' facts
+//! ([`guards`]) and the SBOM's inventories ([`sbom`]) by running the frontend's own image.
+
+pub mod build;
+pub mod failure;
+pub mod gateway;
+pub mod guards;
+pub mod sbom;
+pub mod source;
+pub mod subrequest;
