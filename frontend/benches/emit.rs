@@ -74,7 +74,7 @@ fn emit(spec: &SpecFile, build_args: &[String]) -> (Vec<u8>, Vec<String>) {
     let builds = offline::convert_all(spec, &options).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(builds.len(), 1, "one platform");
     let build = &builds[0];
-    let def = llb_graph::marshal(&build.conversion.state, &[spec.source_file()]);
+    let def = llb_graph::marshal(&build.conversion.state, &[offline::source_file(spec)]);
     let bytes = llb_graph::encode_definition(&def);
     let layers = build
         .conversion

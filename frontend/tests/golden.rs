@@ -32,9 +32,9 @@ fn golden(name: &str, spec: &SpecFile, platforms: &[&str], args: &[&str], target
     let builds = offline::convert_all(spec, &options).unwrap_or_else(|d| panic!("{d}"));
     let mut out = Vec::new();
     for b in &builds {
-        let def = marshal(&b.conversion.state, &[spec.source_file()]);
+        let def = marshal(&b.conversion.state, &[offline::source_file(spec)]);
         validate(&def).unwrap();
-        let again = marshal(&b.conversion.state, &[spec.source_file()]);
+        let again = marshal(&b.conversion.state, &[offline::source_file(spec)]);
         assert_eq!(
             encode_definition(&def),
             encode_definition(&again),

@@ -23,6 +23,7 @@ pub mod render;
 use crate::graph::offline::{self, Offline, SpecFile};
 use crate::graph::options::{Options, Target};
 use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::load::{load, merge_unique};
 use crate::spec::platform::Platform;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use dump::Graph;
@@ -525,21 +526,13 @@ fn one_platform<'a>(builds: &'a [Offline], what: &str) -> Result<&'a Offline, Ex
 fn check(io: &Io, path: &Path, build: &BuildFlags) -> Result<(), Exit> {
     let spec = read_spec(io, path)?;
     let options = options_for(&spec, build)?;
-    let mut diags = Diagnostics::new(&spec.name);
-    match crate::spec::parse_spec(&spec.name, &spec.text) {
-        Err(d) => diags.extend(d),
-        Ok(parsed) => {
-            let resolved = match offline::resolve_all(&parsed, &spec, &options) {
-                Ok(r) => r,
-                Err(d) => {
-                    diags.extend(d);
-                    Vec::new()
-                }
-            };
-            // Conversion finds what only the whole graph shows (a target that cannot be
-            // built in stack mode, a bad image reference); a spec that does not resolve
-            // has already said what is wrong.
-            for r in &resolved {
+    // The one pipeline's errors (every platform) and lint warnings; conversion adds what
+    // only the whole graph shows (a target that cannot be built in stack mode).
+    let mut diags = match load(&spec, &options.load_options()) {
+        Err(d) => d,
+        Ok(loaded) => {
+            let mut diags = loaded.check_errors();
+            for r in &loaded.resolved {
                 match offline::convert(&spec, r, &options, false, None) {
                     Ok(o) => {
                         for w in o.conversion.warnings {
@@ -547,30 +540,16 @@ fn check(io: &Io, path: &Path, build: &BuildFlags) -> Result<(), Exit> {
                                 span: None,
                                 ..Diagnostic::warning(Default::default(), "", w)
                             };
-                            offline::merge_unique(&mut diags, single(&spec.name, d));
+                            merge_unique(&mut diags, single(&spec.name, d));
                         }
                     }
-                    Err(d) => offline::merge_unique(&mut diags, d),
+                    Err(d) => merge_unique(&mut diags, d),
                 }
             }
-            // Lint warnings, minus the rules the check directive switches off (the same
-            // as `docker buildx build --call check` reports); a directive that cannot be
-            // read is an error.
-            let directive =
-                crate::spec::lint::CheckDirective::for_build(&spec.text, &options.build_args);
-            if let Some(message) = &directive.invalid {
-                diags.push(Diagnostic {
-                    span: directive.span,
-                    ..Diagnostic::error(Default::default(), "", message.clone())
-                });
-            }
-            for w in crate::spec::lint::lint(&parsed, resolved.first()) {
-                if !directive.skips(&w) {
-                    diags.push(w);
-                }
-            }
+            diags.items.extend(loaded.warnings);
+            diags
         }
-    }
+    };
     diags.sort();
     io.diagnostics(&diags, &spec.text);
     if diags.has_errors() {
@@ -741,7 +720,7 @@ fn llb_cmd(io: &Io, path: &Path, build: &BuildFlags, json: bool) -> Result<(), E
             "the definition is binary; pipe it into `buildctl build`, redirect it to a file, or use --json",
         ));
     }
-    let def = llb_graph::marshal(&b.conversion.state, &[spec.source_file()]);
+    let def = llb_graph::marshal(&b.conversion.state, &[offline::source_file(&spec)]);
     for n in notes(&builds) {
         io.note(&n);
     }

@@ -22,81 +22,23 @@ use crate::graph::context::ContextFiles;
 use crate::graph::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
 use crate::graph::options::Options;
 use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::load::{Loaded, load, merge_unique};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
 use crate::spec::{self, Extension, ResolvedSpec, Spec};
+pub use crate::spec::{ReadError, SpecFile};
 use llb_graph::{FileOp, Meta, SourceFile};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-/// A spec file as the command line read it.
-#[derive(Debug, Clone)]
-pub struct SpecFile {
-    /// The name shown in messages (the path as the user typed it).
-    pub name: String,
-    /// The text.
-    pub text: String,
-    /// The folder the spec lives in, to find an extension Dockerfile; `None` when the
-    /// spec did not come from a file.
-    pub dir: Option<PathBuf>,
-}
-
-impl SpecFile {
-    /// Reads a spec from disk.
-    ///
-    /// Errors: the file cannot be read ([`ReadError::Io`]) or is not UTF-8
-    /// ([`ReadError::NotText`]), as a message naming it.
-    pub fn read(path: &Path) -> Result<Self, ReadError> {
-        let name = path.display().to_string();
-        let bytes =
-            std::fs::read(path).map_err(|e| ReadError::Io(format!("cannot read {name}: {e}")))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ReadError::NotText(format!("{name} is not UTF-8 text")))?;
-        Ok(SpecFile {
-            name,
-            text,
-            dir: Some(path.parent().map(Path::to_path_buf).unwrap_or_default()),
-        })
-    }
-
-    /// A spec given as text (tests, examples).
-    pub fn from_text(name: &str, text: &str) -> Self {
-        SpecFile {
-            name: name.to_string(),
-            text: text.to_string(),
-            dir: None,
-        }
-    }
-
-    /// The spec for LLB source maps, so `buildctl` shows spec lines for failing steps.
-    pub fn source_file(&self) -> SourceFile {
-        SourceFile {
-            filename: self.name.clone(),
-            data: self.text.as_bytes().to_vec(),
-            language: "yaml".into(),
-            definition: None,
-        }
-    }
-}
-
-/// Why a spec file could not be read: the file system said no, or the file is not text.
-/// The command line tells them apart because the first is an I/O error (exit 2) and the
-/// second a problem of the spec (exit 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadError {
-    /// Missing, unreadable, a directory.
-    Io(String),
-    /// Not UTF-8.
-    NotText(String),
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadError::Io(m) | ReadError::NotText(m) => f.write_str(m),
-        }
+/// The spec for LLB source maps, so `buildctl` shows spec lines for failing steps.
+pub fn source_file(spec: &SpecFile) -> SourceFile {
+    SourceFile {
+        filename: spec.name.clone(),
+        data: spec.text.as_bytes().to_vec(),
+        language: "yaml".into(),
+        definition: None,
     }
 }
 
@@ -323,26 +265,41 @@ pub fn convert(
     })
 }
 
-/// Parses `spec`, resolves it for each platform of `options` and converts each.
+/// Loads `spec` ([`crate::spec::load`]: parsed, resolved for each platform of `options`)
+/// and converts each platform.
 ///
 /// Errors: every problem of the spec, from parsing, resolution (all platforms, the same
 /// problem once) and conversion.
 pub fn convert_all(spec: &SpecFile, options: &Options) -> Result<Vec<Offline>, Diagnostics> {
-    let parsed = spec::parse_spec(&spec.name, &spec.text)?;
-    let platforms = options.target_platforms();
-    let resolved = resolve_all(&parsed, spec, options)?;
+    let loaded = load(spec, &options.load_options())?;
+    if !loaded.is_valid() {
+        return Err(loaded.errors);
+    }
+    convert_loaded(spec, &loaded, options)
+}
+
+/// Converts each platform's resolution of a valid `loaded` spec.
+///
+/// Errors: the conversion's problems, each once.
+pub fn convert_loaded(
+    spec: &SpecFile,
+    loaded: &Loaded,
+    options: &Options,
+) -> Result<Vec<Offline>, Diagnostics> {
+    let multi = loaded.resolved.len() > 1;
     let mut out = Vec::new();
     let mut diags = Diagnostics::new(&spec.name);
-    let cross = if resolved
+    let cross = if loaded
+        .resolved
         .iter()
         .any(|r| crate::graph::cross::applies(r, options))
     {
-        Some(cross_base(spec, &parsed, options, platforms.len() > 1)?)
+        Some(cross_base(spec, &loaded.parsed, options, multi)?)
     } else {
         None
     };
-    for r in &resolved {
-        match convert(spec, r, options, platforms.len() > 1, cross.clone()) {
+    for r in &loaded.resolved {
+        match convert(spec, r, options, multi, cross.clone()) {
             Ok(o) => out.push(o),
             Err(d) => merge_unique(&mut diags, d),
         }
@@ -368,45 +325,6 @@ pub fn cross_base(
     let o = crate::graph::cross::CrossBase::options(options);
     let off = convert(spec, &resolved, &o, show_platform, None)?;
     Ok(off.conversion.into_cross_base(build))
-}
-
-/// Resolves `parsed` for every platform of `options`.
-///
-/// Errors: the problems of all platforms, each distinct problem once, by position.
-pub fn resolve_all(
-    parsed: &Spec,
-    spec: &SpecFile,
-    options: &Options,
-) -> Result<Vec<ResolvedSpec>, Diagnostics> {
-    let mut diags = Diagnostics::new(&spec.name);
-    let mut out = Vec::new();
-    for p in options.target_platforms() {
-        match spec::resolve(
-            parsed,
-            &spec.name,
-            &options.build_args,
-            &p,
-            &options.build_platform(),
-        ) {
-            Ok(r) => out.push(r),
-            Err(d) => merge_unique(&mut diags, d),
-        }
-    }
-    if diags.has_errors() {
-        diags.sort();
-        return Err(diags);
-    }
-    Ok(out)
-}
-
-/// Appends the diagnostics of `more` that `into` does not have yet: most problems are the
-/// same on every platform and are worth reading once.
-pub fn merge_unique(into: &mut Diagnostics, more: Diagnostics) {
-    for d in more.items {
-        if !into.items.contains(&d) {
-            into.push(d);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! assert_eq!(o.platforms.len(), 2);
 //! ```
 
+use crate::spec::load::LoadOptions;
 use crate::spec::platform::Platform;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -520,6 +521,16 @@ impl Options {
         self.worker_platform
             .clone()
             .unwrap_or_else(Platform::linux_amd64)
+    }
+
+    /// What [`crate::spec::load::load`] needs of these options: the build arguments, the
+    /// target platforms and the build platform.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            build_args: self.build_args.clone(),
+            platforms: self.target_platforms(),
+            build_platform: self.build_platform(),
+        }
     }
 
     /// The proxies of the predefined proxy build arguments (`HTTP_PROXY`, `https_proxy`, …,

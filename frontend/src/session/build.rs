@@ -16,8 +16,9 @@ use crate::session::gateway::{Bridge, limits, within};
 use crate::session::guards as session_guards;
 use crate::session::guards::{FactsStates, OwnImage};
 use crate::session::sbom;
-use crate::session::source::{SpecFile, cache_imports, read_spec, ref_id, solve_request};
+use crate::session::source::{SpecLocal, cache_imports, read_spec, ref_id, solve_request};
 use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::load::{directive_error, load};
 use crate::spec::platform::Platform;
 use crate::spec::referenced_images;
 use crate::spec::yaml::Span;
@@ -30,7 +31,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Turns a failure into the status sent with `Return`.
-pub fn failure_status(f: &Failure, spec: Option<&SpecFile>) -> rpc::Status {
+pub fn failure_status(f: &Failure, spec: Option<&SpecLocal>) -> rpc::Status {
     let mut details = Vec::new();
     if let (Some(d), Some(file)) = (&f.diagnostics, spec)
         && !file.data.is_empty()
@@ -293,7 +294,7 @@ impl Replacement {
 
 async fn warn<B: Bridge>(
     b: &mut B,
-    spec: &SpecFile,
+    spec: &SpecLocal,
     message: &str,
     at: Option<Span>,
     url: Option<String>,
@@ -337,26 +338,6 @@ async fn warn<B: Bridge>(
         .await;
 }
 
-/// The failure of a build stopped by its check directive (`error=true` with warnings, or a
-/// directive that cannot be read), at the directive's line when it is in the spec.
-fn directive_failure(
-    file: &SpecFile,
-    directive: &crate::spec::lint::CheckDirective,
-    message: String,
-) -> Failure {
-    match directive.span {
-        Some(span) => {
-            let mut d = Diagnostics::new(&file.filename);
-            d.push(Diagnostic::error(span, "", message));
-            Failure::diags(d)
-        }
-        None => Failure::new(
-            code::INVALID_ARGUMENT,
-            format!("{message} ({})", crate::spec::lint::CHECK_ARG),
-        ),
-    }
-}
-
 fn convert_failure(e: ConvertError) -> Failure {
     match e {
         ConvertError::NoMergeOp => {
@@ -370,7 +351,7 @@ fn convert_failure(e: ConvertError) -> Failure {
 async fn dockerfile_extension<B: Bridge>(
     b: &mut B,
     opts: &Options,
-    file: &SpecFile,
+    file: &SpecLocal,
     input: &convert::Input<'_>,
     path: &Spanned<String>,
 ) -> Result<DockerfileExtension, Failure> {
@@ -453,7 +434,7 @@ struct GuardRun<'a> {
 async fn check_guards<B: Bridge>(
     b: &mut B,
     opts: &Options,
-    file: &SpecFile,
+    file: &SpecLocal,
     own: Option<&OwnImage>,
     run: GuardRun<'_>,
 ) -> Result<Option<State>, Failure> {
@@ -707,7 +688,7 @@ pub async fn build<B: Bridge>(
     b: &mut B,
     env: Vec<(String, String)>,
     own: Option<&OwnImage>,
-    spec_out: &mut Option<SpecFile>,
+    spec_out: &mut Option<SpecLocal>,
 ) -> Result<gw::Result, Failure> {
     let opts = Options::from_env(env).map_err(|m| Failure::new(code::INVALID_ARGUMENT, m))?;
     // To the daemon's log: a newer client may send keys this frontend does not know, and
@@ -728,16 +709,27 @@ pub async fn build<B: Bridge>(
 
     let file = read_spec(b, &opts).await?;
     *spec_out = Some(file.clone());
-    let text = String::from_utf8(file.data.clone()).map_err(|_| {
-        Failure::new(
-            code::INVALID_ARGUMENT,
-            format!("{} is not UTF-8 text", file.filename),
-        )
-    })?;
-    let parsed = guarded(|| spec::parse_spec(&file.filename, &text).map_err(Failure::diags))?;
-    let directive = crate::spec::lint::CheckDirective::for_build(&text, &opts.build_args);
-    if let Some(message) = &directive.invalid {
-        return Err(directive_failure(&file, &directive, message.clone()));
+    let source = file.spec_file()?;
+    // The one pipeline (crate::spec::load): every platform resolved, every error at once.
+    let loaded = guarded(|| load(&source, &opts.load_options()).map_err(Failure::diags))?;
+    let errors = loaded.check_errors();
+    if errors.has_errors() {
+        return Err(Failure::diags(errors));
+    }
+    // The spec checks of `--call check` are shown during builds too, unless the check
+    // directive skips them; with `error=true` a warning stops the build here, before
+    // anything is built.
+    for d in &loaded.warnings {
+        let short = match d.rule {
+            Some(rule) => format!("{rule}: {}", d.message),
+            None => d.message.clone(),
+        };
+        warn(b, &file, &short, d.span, d.rule.map(crate::spec::lint::url)).await;
+    }
+    if let Some(message) = loaded.directive.violation(&loaded.warnings) {
+        let mut d = Diagnostics::new(&file.filename);
+        d.push(directive_error(&loaded.directive, &message));
+        return Err(Failure::diags(d));
     }
 
     let platforms = opts.target_platforms();
@@ -747,44 +739,15 @@ pub async fn build<B: Bridge>(
     let mut context_cache = BTreeMap::new();
     let mut per_platform: Vec<Built> = Vec::new();
     let mut cross: Option<crate::graph::cross::CrossBase> = None;
-    for (index, platform) in platforms.iter().enumerate() {
-        // Spec checks and conversion warnings are shown once, for the first platform.
+    for (index, (platform, resolved)) in platforms.iter().zip(&loaded.resolved).enumerate() {
+        // Conversion warnings are shown once, for the first platform.
         let first = index == 0;
-        let resolved = guarded(|| {
-            spec::resolve(
-                &parsed,
-                &file.filename,
-                &opts.build_args,
-                platform,
-                &build_platform,
-            )
-            .map_err(Failure::diags)
-        })?;
-        if first {
-            // The spec checks of `--call check` are shown during builds too (once, for
-            // the first platform), unless the check directive skips them; with
-            // `error=true` a warning stops the build here, before anything is built.
-            let found: Vec<Diagnostic> = crate::spec::lint::lint(&parsed, Some(&resolved))
-                .into_iter()
-                .filter(|d| !directive.skips(d))
-                .collect();
-            for d in &found {
-                let short = match d.rule {
-                    Some(rule) => format!("{rule}: {}", d.message),
-                    None => d.message.clone(),
-                };
-                warn(b, &file, &short, d.span, d.rule.map(crate::spec::lint::url)).await;
-            }
-            if let Some(message) = directive.violation(&found) {
-                return Err(directive_failure(&file, &directive, message));
-            }
-        }
         // npm tools for another platform are installed on the build machine's foundation
         // (crate::graph::cross): converted once, for the first platform that needs it.
-        let cross_installs = crate::graph::cross::applies(&resolved, &opts);
+        let cross_installs = crate::graph::cross::applies(resolved, &opts);
         if cross.is_none() && cross_installs {
             let build = spec::resolve(
-                &parsed,
+                &loaded.parsed,
                 &file.filename,
                 &opts.build_args,
                 &build_platform,
@@ -808,10 +771,10 @@ pub async fn build<B: Bridge>(
             let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
             cross = Some(conv.into_cross_base(build_platform.clone()));
         }
-        let images = resolve_images(b, &opts, &resolved, &mut image_cache).await?;
+        let images = resolve_images(b, &opts, resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
         let mut input = convert::Input {
-            spec: &resolved,
+            spec: resolved,
             options: &opts,
             caps: Caps { merge_diff },
             images: &images,

@@ -12,9 +12,11 @@ use base64::Engine as _;
 use llb_graph::{Meta, Source, SourceFile, marshal};
 use serde_json::json;
 
-/// The spec file as read, for source maps and error excerpts.
+/// The spec as the client's `dockerfile` local gave it: its bytes, which may not be text,
+/// and the LLB that loaded it, for source maps and error excerpts. [`SpecLocal::spec_file`]
+/// makes the one spec source type ([`crate::spec::SpecFile`]) of it.
 #[derive(Debug, Clone, Default)]
-pub struct SpecFile {
+pub struct SpecLocal {
     /// Name as given with `-f` (relative to the spec's folder).
     pub filename: String,
     /// The text.
@@ -25,7 +27,20 @@ pub struct SpecFile {
     pub digest: Option<String>,
 }
 
-impl SpecFile {
+impl SpecLocal {
+    /// The spec source the pipeline ([`crate::spec::load`]) reads.
+    ///
+    /// Errors: the bytes are not UTF-8 text.
+    pub fn spec_file(&self) -> Result<crate::spec::SpecFile, Failure> {
+        let text = String::from_utf8(self.data.clone()).map_err(|_| {
+            Failure::new(
+                code::INVALID_ARGUMENT,
+                format!("{} is not UTF-8 text", self.filename),
+            )
+        })?;
+        Ok(crate::spec::SpecFile::from_text(&self.filename, &text))
+    }
+
     pub(crate) fn source_file(&self) -> SourceFile {
         SourceFile {
             filename: self.filename.clone(),
@@ -57,7 +72,7 @@ impl SpecFile {
 }
 
 /// Reads the spec through the client's `dockerfile` local.
-pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecFile, Failure> {
+pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecLocal, Failure> {
     let session = opts
         .dockerfile_session_id
         .clone()
@@ -105,7 +120,7 @@ pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<Sp
                 ),
             )
         })?;
-    Ok(SpecFile {
+    Ok(SpecLocal {
         filename: opts.filename.clone(),
         data,
         definition: Some(def),

@@ -13,13 +13,14 @@
 
 use crate::graph::options::{Options, Target};
 use crate::session::failure::Failure;
-use crate::session::failure::code::{INVALID_ARGUMENT, UNIMPLEMENTED};
+use crate::session::failure::code::UNIMPLEMENTED;
 use crate::session::gateway::Bridge;
-use crate::session::source::SpecFile;
-use crate::spec::diag::{Diagnostic, Diagnostics};
-use crate::spec::lint::{self, CheckDirective};
+use crate::session::source::SpecLocal;
+use crate::spec::diag::Diagnostic;
+use crate::spec::lint;
+use crate::spec::load::{Loaded, load};
 use crate::spec::yaml::{self, Span};
-use crate::spec::{self, Extension, ResolvedSpec, Spec};
+use crate::spec::{self, Extension, Spec, SpecFile};
 use aishell_proto::gateway as gw;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -49,7 +50,7 @@ pub async fn answer<B: Bridge>(
     b: &mut B,
     opts: &Options,
     name: &str,
-    spec_out: &mut Option<SpecFile>,
+    spec_out: &mut Option<SpecLocal>,
 ) -> Result<gw::Result, Failure> {
     if name == DESCRIBE {
         return Ok(describe());
@@ -61,7 +62,7 @@ pub async fn answer<B: Bridge>(
     *spec_out = Some(file.clone());
     crate::session::failure::guarded(|| match name {
         OUTLINE => outline(&file, opts),
-        TARGETS => targets(&file),
+        TARGETS => targets(&file, opts),
         _ => Ok(check(&file, opts)),
     })
 }
@@ -142,16 +143,14 @@ pub fn describe() -> gw::Result {
 /// from the comment above or after the argument, location) and the npm secret.
 ///
 /// Errors: a spec that is not UTF-8 or does not parse.
-pub fn outline(file: &SpecFile, opts: &Options) -> Result<gw::Result, Failure> {
-    let (text, spec) = parse(file)?;
+pub fn outline(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> {
+    let (source, loaded) = load_spec(file, opts)?;
+    let (text, spec) = (&source.text, &loaded.parsed);
     let target = opts.target;
-    let used = lint::args_in_use(&scoped(&spec, target));
+    let used = lint::args_in_use(&scoped(spec, target));
     // Values as the build would see them: defaults expanded, `--build-arg` applied. A
     // spec that does not resolve still gets an outline, with the values as written.
-    let values = resolve_first(&spec, file, opts)
-        .ok()
-        .map(|r| r.args)
-        .unwrap_or_default();
+    let values = loaded.first.map(|r| r.args).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let mut seen = BTreeSet::new();
     let mut args = Vec::new();
@@ -200,7 +199,7 @@ pub fn outline(file: &SpecFile, opts: &Options) -> Result<gw::Result, Failure> {
         secrets.push(Value::Object(o));
     }
 
-    let description = target_description(&spec, target);
+    let description = target_description(spec, target);
     let mut out = Map::new();
     out.insert("name".into(), json!(target.name()));
     put_str(&mut out, "description", &description);
@@ -243,13 +242,14 @@ pub fn outline(file: &SpecFile, opts: &Options) -> Result<gw::Result, Failure> {
 /// `frontend.targets`: foundation, extension, harness and image (the default).
 ///
 /// Errors: a spec that is not UTF-8 or does not parse.
-pub fn targets(file: &SpecFile) -> Result<gw::Result, Failure> {
-    let (text, spec) = parse(file)?;
-    let keys = top_level_keys(&text);
+pub fn targets(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> {
+    let (source, loaded) = load_spec(file, opts)?;
+    let (text, spec) = (&source.text, &loaded.parsed);
+    let keys = top_level_keys(text);
     let mut list = Vec::new();
     let mut rows = vec![vec!["TARGET".to_string(), "DESCRIPTION".into()]];
     for t in Target::ALL {
-        let description = target_description(&spec, t);
+        let description = target_description(spec, t);
         let mut o = Map::new();
         o.insert("name".into(), json!(t.name()));
         if t == Target::Image {
@@ -286,41 +286,17 @@ pub fn targets(file: &SpecFile) -> Result<gw::Result, Failure> {
 /// `frontend.lint` (`--call check`): every warning of [`lint::lint`] not skipped by a
 /// `# check=skip=` directive, and the spec's errors as the build error. Never fails:
 /// even a spec that cannot be read as text gets an answer with status 1.
-pub fn check(file: &SpecFile, opts: &Options) -> gw::Result {
+pub fn check(file: &SpecLocal, opts: &Options) -> gw::Result {
     let mut warnings: Vec<Diagnostic> = Vec::new();
     let mut error: Option<(String, Option<Span>)> = None;
-    match parse(file) {
+    match load_spec(file, opts) {
         Err(f) => error = Some(failure_error(&f)),
-        Ok((text, spec)) => {
-            let mut first: Option<ResolvedSpec> = None;
-            for platform in opts.target_platforms() {
-                let resolved = spec::resolve(
-                    &spec,
-                    &file.filename,
-                    &opts.build_args,
-                    &platform,
-                    &opts.build_platform(),
-                )
-                .and_then(|r| images_ok(&r, &file.filename).map(|()| r));
-                match resolved {
-                    Ok(r) => {
-                        first.get_or_insert(r);
-                    }
-                    Err(d) => {
-                        // One platform's errors are enough: the others mostly repeat them.
-                        error = Some(failure_error(&Failure::diags(d)));
-                        break;
-                    }
-                }
+        Ok((_, loaded)) => {
+            let errors = loaded.check_errors();
+            if errors.has_errors() {
+                error = Some(failure_error(&Failure::diags(errors)));
             }
-            let directive = CheckDirective::for_build(&text, &opts.build_args);
-            if let (None, Some(message)) = (&error, &directive.invalid) {
-                error = Some((message.clone(), directive.span));
-            }
-            warnings = lint::lint(&spec, first.as_ref())
-                .into_iter()
-                .filter(|d| !directive.skips(d))
-                .collect();
+            warnings = loaded.warnings;
         }
     }
 
@@ -371,7 +347,7 @@ pub fn check(file: &SpecFile, opts: &Options) -> gw::Result {
 
 /// The text of a check result: a summary line, each warning with its excerpt, the error.
 fn check_text(
-    file: &SpecFile,
+    file: &SpecLocal,
     warnings: &[Diagnostic],
     error: Option<&(String, Option<Span>)>,
 ) -> String {
@@ -424,45 +400,13 @@ fn failure_error(f: &Failure) -> (String, Option<Span>) {
     (f.message.clone(), span)
 }
 
-/// Checks the image references of a resolved spec as the build does before resolving them.
-fn images_ok(r: &ResolvedSpec, file: &str) -> Result<(), Diagnostics> {
-    crate::spec::referenced_images(r).map(|_| ()).map_err(|d| {
-        let mut named = Diagnostics::new(file);
-        named.extend(d);
-        named
-    })
-}
-
-/// The spec's text and model.
-fn parse(file: &SpecFile) -> Result<(String, Spec), Failure> {
-    let text = String::from_utf8(file.data.clone()).map_err(|_| {
-        Failure::new(
-            INVALID_ARGUMENT,
-            format!("{} is not UTF-8 text", file.filename),
-        )
-    })?;
-    let spec = spec::parse_spec(&file.filename, &text).map_err(Failure::diags)?;
-    Ok((text, spec))
-}
-
-/// The spec resolved for the first platform the build would target.
-fn resolve_first(
-    spec: &Spec,
-    file: &SpecFile,
-    opts: &Options,
-) -> Result<ResolvedSpec, Diagnostics> {
-    let platform = opts
-        .target_platforms()
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| opts.build_platform());
-    spec::resolve(
-        spec,
-        &file.filename,
-        &opts.build_args,
-        &platform,
-        &opts.build_platform(),
-    )
+/// The spec through the one pipeline ([`crate::spec::load`]).
+///
+/// Errors: a spec that is not UTF-8 or does not parse.
+fn load_spec(file: &SpecLocal, opts: &Options) -> Result<(SpecFile, Loaded), Failure> {
+    let source = file.spec_file()?;
+    let loaded = load(&source, &opts.load_options()).map_err(Failure::diags)?;
+    Ok((source, loaded))
 }
 
 /// The parts of `spec` that make up `target`'s result, everything else emptied, so the

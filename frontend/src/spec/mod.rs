@@ -15,10 +15,12 @@
 
 pub mod diag;
 pub mod lint;
+pub mod load;
 mod parse;
 pub mod platform;
 pub mod reference;
 mod resolve;
+pub mod source;
 pub mod validate;
 pub mod yaml;
 
@@ -27,6 +29,7 @@ pub use resolve::{
     BuildArgs, PREDEFINED_ARGS, ResolvedSpec, parse_exact_version, referenced_images, resolve,
     used_args,
 };
+pub use source::{ReadError, SpecFile};
 
 use crate::spec::yaml::Span;
 
