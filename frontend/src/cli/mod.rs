@@ -21,7 +21,8 @@ pub mod plan;
 pub mod render;
 
 use crate::graph::offline::{self, Offline, SpecFile};
-use crate::graph::options::{Options, Target};
+use crate::graph::options::Options;
+use crate::graph::targets::Target;
 use crate::spec::diag::{Diagnostic, Diagnostics};
 use crate::spec::load::{load, merge_unique};
 use crate::spec::platform::Platform;

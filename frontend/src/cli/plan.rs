@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use aishell_frontend::cli::plan;
-//! use aishell_frontend::graph::{offline, options::Target};
+//! use aishell_frontend::graph::{offline, targets::Target};
 //! let spec = |v: &str| offline::SpecFile::from_text("s.yaml", &format!(
 //!     "version: 1\nfoundation:\n  from: node:24\nextension:\n  run: [make]\nharness:\n  npm:\n    \"@openai/codex\": \"{v}\"\n"));
 //! let o = offline::options("s.yaml", &[], &[], None).unwrap();
@@ -21,7 +21,7 @@
 
 use crate::graph::convert::{Conversion, Layer};
 use crate::graph::offline::Offline;
-use crate::graph::options::Target;
+use crate::graph::targets::Target;
 use crate::spec::{CopyItem, CopySource, Extension, KeyValue, Part, ResolvedSpec, Spec, Steps};
 use serde_json::{Value, json};
 
@@ -36,17 +36,25 @@ const ON_FOUNDATION: &str = "the foundation changed";
 /// image stacks them in `image.order`, and smaller targets keep only their own.
 pub fn layers_in_order<'a>(conv: &'a Conversion, spec: &Spec, target: Target) -> Vec<&'a Layer> {
     let of = |part: Part| conv.layers.iter().filter(move |l| l.part == part);
-    match target {
-        Target::Foundation => of(Part::Foundation).collect(),
-        Target::Extension => of(Part::Foundation).chain(of(Part::Extension)).collect(),
-        Target::Harness => of(Part::Harness).collect(),
-        Target::Image => spec
+    let holds = target.def().holds;
+    if holds.image_section {
+        return spec
             .image
             .effective_order()
             .into_iter()
             .flat_map(of)
-            .collect(),
+            .collect();
     }
+    let held = |p: &Part| match p {
+        Part::Foundation => holds.system,
+        Part::Extension => holds.extension,
+        Part::Harness => holds.tools,
+    };
+    [Part::Foundation, Part::Extension, Part::Harness]
+        .into_iter()
+        .filter(held)
+        .flat_map(of)
+        .collect()
 }
 
 /// How a layer is named in `plan` and `diff`: `foundation`, `extension`,

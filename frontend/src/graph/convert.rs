@@ -14,7 +14,8 @@
 use crate::graph::context::ContextFiles;
 use crate::graph::cross::CrossBase;
 use crate::graph::image_config::{ImageConfig, rfc3339};
-use crate::graph::options::{MergeMode, Network, Options, Target};
+use crate::graph::options::{MergeMode, Network, Options};
+use crate::graph::targets::Target;
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
 use crate::spec::{
@@ -716,6 +717,16 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     if mode == MergeMode::Merge && !input.caps.merge_diff {
         return Err(ConvertError::NoMergeOp);
     }
+    let target = input.options.target;
+    if mode == MergeMode::Stack && target.def().needs_merge {
+        return Err(ConvertError::Invalid(
+            format!(
+                "--target {} needs MergeOp/DiffOp to isolate the harness layers; it cannot be built with AISHELL_MERGE=stack",
+                target.name()
+            ),
+            None,
+        ));
+    }
     let mut cx = context(input);
     let platform = cx.platform.clone();
     let prefix = spec.harness.prefix.value.clone();
@@ -870,109 +881,103 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     }
     layers.extend(tool_layers.iter().cloned());
 
-    let (state, final_config, history): (State, ImageConfig, Vec<(String, bool)>) = match (
-        input.options.target,
-        mode,
-    ) {
-        (Target::Foundation, _) => (foundation.clone(), foundation_config, foundation_history),
-        (Target::Extension, _) => {
-            let mut h = foundation_history;
-            h.extend(extension_history);
-            (extension.clone(), extension_config, h)
-        }
-        (Target::Harness, MergeMode::Merge) => {
-            let states: Vec<State> = tool_layers.iter().map(|l| l.state.clone()).collect();
-            let mut c = ImageConfig::empty();
-            c.set_platform(&platform);
-            c.prepend_path(&[&format!("{prefix}/npm/bin"), &format!("{prefix}/bin")]);
-            let h = tool_layers
-                .iter()
-                .map(|l| (format!("harness {}", l.name), false))
-                .collect();
-            let st = merge(
-                &states,
-                cx.meta(
-                    "harness",
-                    &format!("merge {} tool layer(s)", states.len()),
-                    spec.harness.span,
-                ),
-            );
-            (st, c, h)
-        }
-        (Target::Harness, MergeMode::Stack) => {
-            return Err(ConvertError::Invalid(
-                "--target harness needs MergeOp/DiffOp to isolate the harness layers; it cannot be built with AISHELL_MERGE=stack".into(),
-                None,
-            ));
-        }
-        (Target::Image, MergeMode::Merge) => {
-            let mut inputs: Vec<(State, Vec<(String, bool)>)> = Vec::new();
-            for part in &order {
-                match part {
-                    Part::Foundation => {
-                        inputs.push((foundation.clone(), foundation_history.clone()))
-                    }
-                    Part::Extension if has_extension => {
-                        inputs.push((layers[1].state.clone(), extension_history.clone()))
-                    }
-                    Part::Extension => {}
-                    Part::Harness => {
-                        for l in &tool_layers {
-                            inputs.push((
-                                l.state.clone(),
-                                vec![(
-                                    format!(
-                                        "harness {} {}",
-                                        l.name,
-                                        l.version.clone().unwrap_or_default()
-                                    ),
-                                    false,
-                                )],
-                            ));
+    let (state, final_config, history): (State, ImageConfig, Vec<(String, bool)>) =
+        match (input.options.target, mode) {
+            (Target::Foundation, _) => (foundation.clone(), foundation_config, foundation_history),
+            (Target::Extension, _) => {
+                let mut h = foundation_history;
+                h.extend(extension_history);
+                (extension.clone(), extension_config, h)
+            }
+            // Merged in both modes: stacking it was refused above (`needs_merge`).
+            (Target::Harness, _) => {
+                let states: Vec<State> = tool_layers.iter().map(|l| l.state.clone()).collect();
+                let mut c = ImageConfig::empty();
+                c.set_platform(&platform);
+                c.prepend_path(&[&format!("{prefix}/npm/bin"), &format!("{prefix}/bin")]);
+                let h = tool_layers
+                    .iter()
+                    .map(|l| (format!("harness {}", l.name), false))
+                    .collect();
+                let st = merge(
+                    &states,
+                    cx.meta(
+                        "harness",
+                        &format!("merge {} tool layer(s)", states.len()),
+                        spec.harness.span,
+                    ),
+                );
+                (st, c, h)
+            }
+            (Target::Image, MergeMode::Merge) => {
+                let mut inputs: Vec<(State, Vec<(String, bool)>)> = Vec::new();
+                for part in &order {
+                    match part {
+                        Part::Foundation => {
+                            inputs.push((foundation.clone(), foundation_history.clone()))
+                        }
+                        Part::Extension if has_extension => {
+                            inputs.push((layers[1].state.clone(), extension_history.clone()))
+                        }
+                        Part::Extension => {}
+                        Part::Harness => {
+                            for l in &tool_layers {
+                                inputs.push((
+                                    l.state.clone(),
+                                    vec![(
+                                        format!(
+                                            "harness {} {}",
+                                            l.name,
+                                            l.version.clone().unwrap_or_default()
+                                        ),
+                                        false,
+                                    )],
+                                ));
+                            }
                         }
                     }
                 }
+                let names: Vec<String> = order
+                    .iter()
+                    .filter(|p| **p != Part::Extension || has_extension)
+                    .map(|p| match p {
+                        Part::Harness => format!("{} harness tool(s)", tool_layers.len()),
+                        other => other.name().to_string(),
+                    })
+                    .collect();
+                let states: Vec<State> = inputs.iter().map(|(s, _)| s.clone()).collect();
+                let history = inputs.into_iter().flat_map(|(_, h)| h).collect();
+                let st = merge(
+                    &states,
+                    Meta::named(cx.name("image", &format!("merge {}", names.join(" + ")))),
+                );
+                (st, harness_config, history)
             }
-            let names: Vec<String> = order
-                .iter()
-                .filter(|p| **p != Part::Extension || has_extension)
-                .map(|p| match p {
-                    Part::Harness => format!("{} harness tool(s)", tool_layers.len()),
-                    other => other.name().to_string(),
-                })
-                .collect();
-            let states: Vec<State> = inputs.iter().map(|(s, _)| s.clone()).collect();
-            let history = inputs.into_iter().flat_map(|(_, h)| h).collect();
-            let st = merge(
-                &states,
-                Meta::named(cx.name("image", &format!("merge {}", names.join(" + ")))),
-            );
-            (st, harness_config, history)
-        }
-        (Target::Image, MergeMode::Stack) => {
-            let mut st = extension.clone();
-            let mut h = foundation_history;
-            h.extend(extension_history);
-            for t in &npm {
-                st = cx.npm_install(st, t, &prefix, &extension_config, None);
-                tool_labels.push((t.package.value.clone(), t.version.value.clone()));
-                h.push((format!("harness {}", t.package.value), false));
+            (Target::Image, MergeMode::Stack) => {
+                let mut st = extension.clone();
+                let mut h = foundation_history;
+                h.extend(extension_history);
+                for t in &npm {
+                    st = cx.npm_install(st, t, &prefix, &extension_config, None);
+                    tool_labels.push((t.package.value.clone(), t.version.value.clone()));
+                    h.push((format!("harness {}", t.package.value), false));
+                }
+                for t in &npm {
+                    npm_parts.push((t.package.value.clone(), t.version.value.clone(), st.clone()));
+                }
+                for b in &bins {
+                    st = cx.binary(st, b, &prefix)?;
+                    let version = binary_version(b);
+                    tool_labels.push((b.name.value.clone(), version));
+                    h.push((format!("harness {}", b.name.value), false));
+                }
+                (st, harness_config, h)
             }
-            for t in &npm {
-                npm_parts.push((t.package.value.clone(), t.version.value.clone(), st.clone()));
-            }
-            for b in &bins {
-                st = cx.binary(st, b, &prefix)?;
-                let version = binary_version(b);
-                tool_labels.push((b.name.value.clone(), version));
-                h.push((format!("harness {}", b.name.value), false));
-            }
-            (st, harness_config, h)
-        }
-    };
+        };
 
+    let holds = input.options.target.def().holds;
     let mut config = final_config;
-    if input.options.target == Target::Image {
+    if holds.image_section {
         apply_image_section(&mut config, input);
         for (tool, version) in &tool_labels {
             config.set_label(&format!("dev.aishell.harness.{tool}"), version);
@@ -989,16 +994,12 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
         config.set_created(c);
     }
     // A folder given for the base image has no config of its own to keep.
-    let base_config = (input.options.target != Target::Harness
-        && !matches!(base.origin, ImageOrigin::Local { .. }))
-    .then(|| base.config.clone());
-    let target = input.options.target;
-    let with_system = target != Target::Harness;
-    let with_tools = matches!(target, Target::Harness | Target::Image);
+    let base_config = (holds.system && !matches!(base.origin, ImageOrigin::Local { .. }))
+        .then(|| base.config.clone());
+    let with_tools = holds.tools;
     let sbom = crate::sbom::Parts {
-        foundation: with_system.then(|| foundation.clone()),
-        extension: (with_system && target != Target::Foundation && has_extension)
-            .then(|| extension.clone()),
+        foundation: holds.system.then(|| foundation.clone()),
+        extension: (holds.extension && has_extension).then(|| extension.clone()),
         npm: if with_tools { npm_parts } else { Vec::new() },
         npm_dir: format!("{prefix}/npm/lib/node_modules"),
         binaries: if with_tools {

@@ -14,7 +14,8 @@
 //! an install that fails outright gets the same way out.
 
 use crate::graph::image_config::ImageConfig;
-use crate::graph::options::{MergeMode, Options, Target};
+use crate::graph::options::{MergeMode, Options};
+use crate::graph::targets::Target;
 use crate::spec::ResolvedSpec;
 use crate::spec::platform::Platform;
 use llb_graph::State;
@@ -115,7 +116,7 @@ fn names_regex(arches: &[&str]) -> String {
 pub fn applies(spec: &ResolvedSpec, options: &Options) -> bool {
     let build = options.build_platform();
     options.merge_mode == MergeMode::Merge
-        && matches!(options.target, Target::Harness | Target::Image)
+        && options.target.def().holds.tools
         && spec.platform != build
         && npm_cpu(&spec.platform.arch).is_some()
         && elf_machine(&spec.platform.arch).is_some()

@@ -2,7 +2,8 @@
 //! spec, the [`options`] and the builder's capabilities), the build context it reads
 //! ([`context`]), Dockerfile extensions ([`extension`]), cross installs of npm tools for a
 //! foreign platform ([`cross`]), the image config ([`image_config`]), and the same conversion
-//! without an engine, with stand-in image configs ([`offline`]).
+//! without an engine, with stand-in image configs ([`offline`]). [`targets`] is the one table
+//! of what each `--target` holds.
 //!
 //! The options live here rather than with the gateway session because they are the
 //! conversion's input (the CLI builds them too); the session only parses them from
@@ -15,3 +16,4 @@ pub mod extension;
 pub mod image_config;
 pub mod offline;
 pub mod options;
+pub mod targets;

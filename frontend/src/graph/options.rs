@@ -18,56 +18,10 @@
 //! assert_eq!(o.platforms.len(), 2);
 //! ```
 
+use crate::graph::targets::Target;
 use crate::spec::load::LoadOptions;
 use crate::spec::platform::Platform;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// `--target` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// The foundation alone.
-    Foundation,
-    /// Foundation plus extension.
-    Extension,
-    /// The harness layers alone, from scratch.
-    Harness,
-    /// The whole image (default).
-    Image,
-}
-
-impl Target {
-    /// All targets, the default last.
-    pub const ALL: [Target; 4] = [
-        Target::Foundation,
-        Target::Extension,
-        Target::Harness,
-        Target::Image,
-    ];
-
-    /// The `--target` spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Foundation => "foundation",
-            Target::Extension => "extension",
-            Target::Harness => "harness",
-            Target::Image => "image",
-        }
-    }
-
-    /// Parses a `--target` value.
-    ///
-    /// Errors: an unknown name, with the list of valid ones.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Target::ALL
-            .into_iter()
-            .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown target `{s}`; this spec has the targets foundation, extension, harness and image (default)"
-                )
-            })
-    }
-}
 
 /// One `--cache-from` entry: type (`registry`, `local`, …) and attributes.
 pub type CacheImport = (String, BTreeMap<String, String>);

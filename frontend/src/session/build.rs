@@ -7,8 +7,8 @@
 use crate::graph::context::{self, ContextFile, ContextFiles};
 use crate::graph::convert::{self, Caps, ConvertError, DockerfileExtension, ImageInfo};
 use crate::graph::extension;
+use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
-use crate::graph::options::{MergeMode, Target};
 use crate::guards;
 use crate::guards::verdict::{Verdict, VerdictRequest};
 use crate::session::failure::{CatchPanic, Failure, code, guarded, panic_failure};
@@ -443,20 +443,21 @@ async fn check_guards<B: Bridge>(
         prefix,
         label,
     } = run;
-    let harness: Vec<&convert::Layer> = if opts.target == Target::Extension {
-        Vec::new()
-    } else {
+    let wanted = opts.target.def().guards;
+    let harness: Vec<&convert::Layer> = if wanted.tools {
         conv.layers
             .iter()
             .filter(|l| l.part == Part::Harness)
             .collect()
+    } else {
+        Vec::new()
     };
     let ext_layer = conv.layers.iter().find(|l| l.part == Part::Extension);
-    let extension = opts.target != Target::Harness && ext_layer.is_some();
+    let extension = wanted.extension && ext_layer.is_some();
     // The whole image below the harness (foundation plus extension) is compared with the
     // tools' folders on the way to the prefix; it is also the extension that is checked. A
     // harness-only image has nothing below it.
-    let parents = opts.target == Target::Image && !harness.is_empty();
+    let parents = wanted.parents && !harness.is_empty();
     if harness.is_empty() && !extension {
         return Ok(None);
     }
@@ -540,7 +541,7 @@ async fn check_guards<B: Bridge>(
     let mut tools = harness.iter().zip(&verdict.tools);
     for layer in &conv.layers {
         match layer.part {
-            Part::Harness if opts.target != Target::Extension => {
+            Part::Harness if wanted.tools => {
                 let Some((layer, found)) = tools.next() else {
                     continue;
                 };
@@ -795,7 +796,7 @@ pub async fn build<B: Bridge>(
             String::new()
         };
         let mut verdict = None;
-        if opts.merge_mode == MergeMode::Merge && opts.target != Target::Foundation {
+        if opts.merge_mode == MergeMode::Merge && opts.target.def().guards.any() {
             let run = GuardRun {
                 conv: &conv,
                 prefix: &resolved.spec.harness.prefix.value,

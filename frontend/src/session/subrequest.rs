@@ -11,7 +11,8 @@
 //! An unknown request is answered with gRPC code 12 and an `errdefs.Subrequest` detail, so
 //! clients know it is unsupported rather than failed.
 
-use crate::graph::options::{Options, Target};
+use crate::graph::options::Options;
+use crate::graph::targets::{Base, Target};
 use crate::session::failure::Failure;
 use crate::session::failure::code::UNIMPLEMENTED;
 use crate::session::gateway::Bridge;
@@ -20,7 +21,7 @@ use crate::spec::diag::Diagnostic;
 use crate::spec::lint;
 use crate::spec::load::{Loaded, load};
 use crate::spec::yaml::{self, Span};
-use crate::spec::{self, Extension, Spec, SpecFile};
+use crate::spec::{self, Spec, SpecFile};
 use aishell_proto::gateway as gw;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -186,7 +187,7 @@ pub fn outline(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> 
     }
     let mut secrets = Vec::new();
     if let Some(s) = &spec.harness.npm_secret
-        && matches!(target, Target::Harness | Target::Image)
+        && target.def().holds.tools
     {
         // The secret is mounted (and must exist) only while npm tools are installed.
         let required = !spec.harness.npm.is_empty();
@@ -199,7 +200,7 @@ pub fn outline(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> 
         secrets.push(Value::Object(o));
     }
 
-    let description = target_description(spec, target);
+    let description = target.describe(spec);
     let mut out = Map::new();
     out.insert("name".into(), json!(target.name()));
     put_str(&mut out, "description", &description);
@@ -249,30 +250,29 @@ pub fn targets(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> 
     let mut list = Vec::new();
     let mut rows = vec![vec!["TARGET".to_string(), "DESCRIPTION".into()]];
     for t in Target::ALL {
-        let description = target_description(spec, t);
+        let description = t.describe(spec);
         let mut o = Map::new();
         o.insert("name".into(), json!(t.name()));
-        if t == Target::Image {
+        if t.is_default() {
             o.insert("default".into(), json!(true));
         }
         put_str(&mut o, "description", &description);
-        let base = match t {
-            Target::Foundation => spec.foundation.from.value.clone(),
-            Target::Extension => "foundation".into(),
-            Target::Harness | Target::Image => String::new(),
+        let base = match t.def().base {
+            Base::SpecImage => spec.foundation.from.value.clone(),
+            Base::Target(b) => b.name().into(),
+            Base::Scratch => String::new(),
         };
         put_str(&mut o, "base", &base);
-        // Each target points at its section; the image target has none when `image:` is
-        // left out, and then points at the foundation it starts from.
-        let key = match t {
-            Target::Image => keys.get("image").or_else(|| keys.get("foundation")),
-            other => keys.get(other.name()),
-        };
+        // Each target points at its section (named as the target); the default target has
+        // none when `image:` is left out, and then points at the foundation.
+        let key = keys
+            .get(t.name())
+            .or_else(|| t.is_default().then(|| keys.get("foundation")).flatten());
         if let Some(span) = key {
             o.insert("location".into(), location(*span));
         }
         list.push(Value::Object(o));
-        let label = if t == Target::Image {
+        let label = if t.is_default() {
             format!("{} (default)", t.name())
         } else {
             t.name().to_string()
@@ -413,14 +413,11 @@ fn load_spec(file: &SpecLocal, opts: &Options) -> Result<(SpecFile, Loaded), Fai
 /// arguments it uses are the ones that matter for that target.
 fn scoped(spec: &Spec, target: Target) -> Spec {
     let mut s = spec.clone();
-    let npm = !s.harness.npm.is_empty();
-    let keep_foundation = match target {
-        Target::Foundation | Target::Extension | Target::Image => true,
-        // npm tools are installed on the foundation; binaries need nothing but their URL.
-        Target::Harness => npm,
-    };
-    let keep_extension = matches!(target, Target::Extension | Target::Image);
-    let keep_harness = matches!(target, Target::Harness | Target::Image);
+    let holds = target.def().holds;
+    // npm tools are installed on the foundation; binaries need nothing but their URL.
+    let keep_foundation = holds.system || (holds.tools && !s.harness.npm.is_empty());
+    let keep_extension = holds.extension;
+    let keep_harness = holds.tools;
     if !keep_foundation {
         s.foundation.from.value.clear();
         s.foundation.steps = Default::default();
@@ -435,58 +432,10 @@ fn scoped(spec: &Spec, target: Target) -> Spec {
         s.harness.env.clear();
         s.harness.npm_secret = None;
     }
-    if target != Target::Image {
+    if !holds.image_section {
         s.image = Default::default();
     }
     s
-}
-
-/// One line about what `target` builds from this spec.
-pub fn target_description(spec: &Spec, target: Target) -> String {
-    let h = &spec.harness;
-    let tools: Vec<&str> = h
-        .npm
-        .iter()
-        .map(|t| t.package.value.as_str())
-        .chain(h.binaries.iter().map(|b| b.name.value.as_str()))
-        .collect();
-    let tool_list = if tools.is_empty() {
-        "none".to_string()
-    } else {
-        tools.join(", ")
-    };
-    match target {
-        Target::Foundation => format!(
-            "The system image: {} with its apt packages, copies and commands",
-            spec.foundation.from.value
-        ),
-        Target::Extension => match &spec.extension {
-            Some(Extension::Dockerfile { path, .. }) => format!(
-                "The foundation plus the extension built from {}",
-                path.value
-            ),
-            Some(Extension::Inline { .. }) => {
-                "The foundation plus the inline extension steps".into()
-            }
-            None => "The foundation alone (the spec has no extension)".into(),
-        },
-        Target::Harness => format!(
-            "The harness tool layers alone, from scratch, under {} (tools: {tool_list})",
-            h.prefix.value
-        ),
-        Target::Image => {
-            let order: Vec<&str> = spec
-                .image
-                .effective_order()
-                .into_iter()
-                .map(|p| p.name())
-                .collect();
-            format!(
-                "The whole image: {} merged bottom to top (tools: {tool_list})",
-                order.join(", ")
-            )
-        }
-    }
 }
 
 /// The comment that documents an argument: the comment lines right above it, else a
