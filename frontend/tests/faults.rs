@@ -97,12 +97,6 @@ impl Bridge for Faulty {
     async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
         Ok(())
     }
-    async fn evaluate(&mut self, _r: String) -> GwResult<()> {
-        Ok(())
-    }
-    async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
-        Ok(gw::InputsResponse::default())
-    }
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
         self.returns.push(req);
         Ok(())

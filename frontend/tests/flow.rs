@@ -312,12 +312,6 @@ impl Bridge for Fake {
         self.warning_urls.push(req.url);
         Ok(())
     }
-    async fn evaluate(&mut self, _r: String) -> GwResult<()> {
-        Ok(())
-    }
-    async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
-        Ok(gw::InputsResponse::default())
-    }
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
         self.returns.push(req);
         Ok(())

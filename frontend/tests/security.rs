@@ -177,12 +177,6 @@ impl Bridge for Pinning {
     async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
         Ok(())
     }
-    async fn evaluate(&mut self, _r: String) -> GwResult<()> {
-        Ok(())
-    }
-    async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
-        Ok(gw::InputsResponse::default())
-    }
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
         self.error = req.error.map(|e| e.message);
         Ok(())

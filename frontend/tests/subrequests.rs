@@ -97,14 +97,6 @@ impl Bridge for Fake {
         self.other_calls += 1;
         Ok(())
     }
-    async fn evaluate(&mut self, _r: String) -> GwResult<()> {
-        self.other_calls += 1;
-        Ok(())
-    }
-    async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
-        self.other_calls += 1;
-        Ok(gw::InputsResponse::default())
-    }
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
         self.returns.push(req);
         Ok(())

@@ -19,7 +19,8 @@ use tonic::transport::{Channel, Endpoint, Uri};
 /// The result of a gateway call.
 pub type GwResult<T> = Result<T, tonic::Status>;
 
-/// The gateway calls the frontend makes. Each mirrors one `LLBBridge` RPC.
+/// The gateway calls the frontend makes, and no other: each mirrors one `LLBBridge` RPC
+/// that production code calls (fakes in tests implement exactly these).
 #[allow(async_fn_in_trait)] // used with concrete types only; no Send bound needed
 pub trait Bridge {
     /// Capabilities and workers.
@@ -37,10 +38,6 @@ pub trait Bridge {
     ) -> GwResult<gw::ResolveImageConfigResponse>;
     /// Shows a warning in the client's output.
     async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()>;
-    /// Builds a ref now, so errors surface before `Return`.
-    async fn evaluate(&mut self, r#ref: String) -> GwResult<()>;
-    /// Definitions the caller passed as inputs.
-    async fn inputs(&mut self) -> GwResult<gw::InputsResponse>;
     /// The final answer; called exactly once.
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()>;
 }
@@ -180,15 +177,6 @@ impl Bridge for GrpcBridge {
     async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
         self.client.warn(req).await?;
         Ok(())
-    }
-
-    async fn evaluate(&mut self, r#ref: String) -> GwResult<()> {
-        self.client.evaluate(gw::EvaluateRequest { r#ref }).await?;
-        Ok(())
-    }
-
-    async fn inputs(&mut self) -> GwResult<gw::InputsResponse> {
-        Ok(self.client.inputs(gw::InputsRequest {}).await?.into_inner())
     }
 
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
