@@ -11,7 +11,7 @@ use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
 use crate::guards;
 use crate::guards::verdict::{Verdict, VerdictRequest};
-use crate::session::failure::{CatchPanic, Failure, code, guarded, panic_failure};
+use crate::session::failure::{Failure, guarded, panic_failure};
 use crate::session::gateway::{Bridge, limits, within};
 use crate::session::guards as session_guards;
 use crate::session::guards::{FactsStates, OwnImage};
@@ -25,10 +25,13 @@ use crate::spec::yaml::Span;
 use crate::spec::{self, Extension, Part, ResolvedSpec, Spanned, Spec};
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, protobuf, rpc};
+use futures_util::FutureExt as _;
 use llb_graph::{Meta, State, diff, marshal, merge};
 use prost::Message;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use tonic::Code;
 
 /// Turns a failure into the status sent with `Return`.
 pub fn failure_status(f: &Failure, spec: Option<&SpecLocal>) -> rpc::Status {
@@ -54,10 +57,10 @@ pub fn failure_status(f: &Failure, spec: Option<&SpecLocal>) -> rpc::Status {
         // The CLI prints a code's name in front of the message once per layer of error
         // wrapping ("FailedPrecondition: FailedPrecondition: …"); Unknown prints none.
         // Unimplemented stays: clients read it as "subrequest not supported".
-        code: if f.code == code::UNIMPLEMENTED {
-            code::UNIMPLEMENTED
+        code: if f.code == Code::Unimplemented {
+            Code::Unimplemented as i32
         } else {
-            code::UNKNOWN
+            Code::Unknown as i32
         },
         message: f.message.clone(),
         details,
@@ -216,7 +219,7 @@ async fn resolve_images<B: Bridge>(
         .map_err(|s| Failure::gateway(&format!("cannot resolve image {r_source}"), &s))?;
         let config: serde_json::Value = serde_json::from_slice(&resp.config).map_err(|e| {
             Failure::new(
-                code::INTERNAL,
+                Code::Internal,
                 format!("the config of image {r} is not valid JSON: {e}"),
             )
         })?;
@@ -341,9 +344,9 @@ async fn warn<B: Bridge>(
 fn convert_failure(e: ConvertError) -> Failure {
     match e {
         ConvertError::NoMergeOp => {
-            Failure::new(code::FAILED_PRECONDITION, convert::NO_MERGE_MESSAGE)
+            Failure::new(Code::FailedPrecondition, convert::NO_MERGE_MESSAGE)
         }
-        ConvertError::Invalid(m, _) => Failure::new(code::INVALID_ARGUMENT, m),
+        ConvertError::Invalid(m, _) => Failure::new(Code::InvalidArgument, m),
     }
 }
 
@@ -413,7 +416,7 @@ async fn dockerfile_extension<B: Bridge>(
             ),
         ));
     }
-    let state = extension::result_state(&def).map_err(|m| Failure::new(code::INTERNAL, m))?;
+    let state = extension::result_state(&def).map_err(|m| Failure::new(Code::Internal, m))?;
     let config = config
         .and_then(|c| serde_json::from_slice(c).ok())
         .unwrap_or_else(|| json!({}));
@@ -525,13 +528,13 @@ async fn check_guards<B: Bridge>(
     .map_err(|s| Failure::gateway(&failing_part(&s, conv, &harness, extension), &s))?;
     let verdict: Verdict = serde_json::from_slice(&text).map_err(|e| {
         Failure::new(
-            code::INTERNAL,
+            Code::Internal,
             format!("the merge guards' verdict cannot be read: {e}"),
         )
     })?;
     if verdict.tools.len() != harness.len() {
         return Err(Failure::new(
-            code::INTERNAL,
+            Code::Internal,
             "the merge guards' verdict does not match the harness tools",
         ));
     }
@@ -599,7 +602,7 @@ async fn check_guards<B: Bridge>(
         d.push(Diagnostic::error(span, "", v.to_string()));
     }
     let mut f = Failure::diags(d);
-    f.code = code::FAILED_PRECONDITION;
+    f.code = Code::FailedPrecondition;
     f.message = f
         .message
         .replacen("the spec has", "the merge guards found", 1);
@@ -691,7 +694,7 @@ pub async fn build<B: Bridge>(
     own: Option<&OwnImage>,
     spec_out: &mut Option<SpecLocal>,
 ) -> Result<gw::Result, Failure> {
-    let opts = Options::from_env(env).map_err(|m| Failure::new(code::INVALID_ARGUMENT, m))?;
+    let opts = Options::from_env(env).map_err(|m| Failure::new(Code::InvalidArgument, m))?;
     // To the daemon's log: a newer client may send keys this frontend does not know, and
     // failing on them would break builds that need nothing new.
     for key in &opts.unknown {
@@ -948,7 +951,12 @@ pub async fn run_as<B: Bridge>(
     own: Option<&OwnImage>,
 ) -> Result<(), String> {
     let mut spec = None;
-    let outcome = match CatchPanic(Some(Box::pin(build(b, env, own, &mut spec)))).await {
+    // A panic between two gateway calls, or inside one, still ends in the single `Return`
+    // instead of a dead frontend that leaves buildx with a bare "EOF".
+    let outcome = match AssertUnwindSafe(build(b, env, own, &mut spec))
+        .catch_unwind()
+        .await
+    {
         Ok(outcome) => outcome,
         Err(p) => Err(panic_failure(p.as_ref())),
     };

@@ -1,29 +1,17 @@
-//! Why a build failed, and how a failure reaches the user: the gRPC codes we use, the
-//! [`Failure`] type every step of the session returns, and the panic guards that turn a bug
+//! Why a build failed, and how a failure reaches the user: the [`Failure`] type every step of the session returns, and the panic guards that turn a bug
 //! into an error message instead of a dead frontend.
 
 use crate::spec::diag::{Diagnostic, Diagnostics};
 use crate::spec::yaml::Span;
 use aishell_proto::{protobuf, rpc};
 use prost::Message;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-/// gRPC status codes we use.
-pub mod code {
-    pub const UNKNOWN: i32 = 2;
-    pub const INVALID_ARGUMENT: i32 = 3;
-    pub const FAILED_PRECONDITION: i32 = 9;
-    pub const UNIMPLEMENTED: i32 = 12;
-    pub const INTERNAL: i32 = 13;
-}
+use tonic::Code;
 
 /// Why a build failed, before it is turned into a `google.rpc.Status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     /// gRPC status code.
-    pub code: i32,
+    pub code: Code,
     /// One-paragraph message (the CLI prints it after "failed to solve:").
     pub message: String,
     /// Spec problems with positions, if any.
@@ -36,7 +24,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(crate) fn new(code: i32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
         Failure {
             code,
             message: message.into(),
@@ -54,7 +42,7 @@ impl Failure {
             format!("the spec has {n} errors")
         };
         Failure {
-            code: code::INVALID_ARGUMENT,
+            code: Code::InvalidArgument,
             message: format!("{head}:\n{d}"),
             diagnostics: Some(Box::new(d)),
             subrequest: None,
@@ -70,7 +58,7 @@ impl Failure {
     }
 
     pub(crate) fn gateway(what: &str, s: &tonic::Status) -> Self {
-        let mut f = Failure::new(s.code() as i32, format!("{what}: {}", s.message()));
+        let mut f = Failure::new(s.code(), format!("{what}: {}", s.message()));
         // The daemon's own details (source excerpts, vertex info) travel in the status
         // details as an encoded google.rpc.Status.
         if let Ok(st) = rpc::Status::decode(s.details()) {
@@ -97,37 +85,7 @@ pub(crate) fn panic_failure(p: &(dyn std::any::Any + Send)) -> Failure {
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
     Failure::new(
-        code::INTERNAL,
+        Code::Internal,
         format!("internal error in aishell-frontend (please report it): {what}"),
     )
-}
-
-/// A future whose panics become `Err` (like `guarded`, for the async flow): a panic
-/// between two gateway calls, or inside one, still ends in the single `Return` instead of
-/// a dead frontend that leaves buildx with a bare "EOF".
-pub(crate) struct CatchPanic<F>(pub(crate) Option<Pin<Box<F>>>);
-
-impl<F: Future> Future for CatchPanic<F> {
-    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(inner) = self.0.as_mut() else {
-            return Poll::Pending; // polled after completion: never ready again
-        };
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)));
-        match polled {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(v)) => {
-                self.0 = None;
-                Poll::Ready(Ok(v))
-            }
-            Err(p) => {
-                // The future is in an unknown state after unwinding; drop it here, not
-                // poll it again.
-                self.0 = None;
-                Poll::Ready(Err(p))
-            }
-        }
-    }
 }

@@ -10,9 +10,9 @@
 use crate::guards::facts::FactsRequest;
 use crate::guards::step;
 use crate::guards::verdict::VerdictRequest;
-use crate::session::failure::code;
 use aishell_proto::pb;
 use llb_graph::{Exec, Meta, MountKind, NetMode, State};
+use tonic::Code;
 
 /// Where BuildKit's gateway puts the definition of the frontend's own image (BuildKit ≥
 /// 0.10, the first with MergeOp).
@@ -72,7 +72,7 @@ impl OwnImage {
 /// The error when the builder gave no [`OwnImage`] but the guards need one.
 pub fn no_own_image() -> crate::session::failure::Failure {
     crate::session::failure::Failure::new(
-        code::FAILED_PRECONDITION,
+        Code::FailedPrecondition,
         format!(
             "the merge guards run in a build step from the frontend's own image, but the builder did not give the frontend its definition ({METADATA}; BuildKit 0.10 and later do)"
         ),

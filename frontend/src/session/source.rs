@@ -3,7 +3,7 @@
 //! excerpts BuildKit prints.
 
 use crate::graph::options::Options;
-use crate::session::failure::{Failure, code};
+use crate::session::failure::Failure;
 use crate::session::gateway::Bridge;
 use crate::spec::yaml::Span;
 use aishell_proto::gateway as gw;
@@ -11,6 +11,7 @@ use aishell_proto::{pb, protobuf};
 use base64::Engine as _;
 use llb_graph::{Meta, Source, SourceFile, marshal};
 use serde_json::json;
+use tonic::Code;
 
 /// The spec as the client's `dockerfile` local gave it: its bytes, which may not be text,
 /// and the LLB that loaded it, for source maps and error excerpts. [`SpecLocal::spec_file`]
@@ -34,7 +35,7 @@ impl SpecLocal {
     pub fn spec_file(&self) -> Result<crate::spec::SpecFile, Failure> {
         let text = String::from_utf8(self.data.clone()).map_err(|_| {
             Failure::new(
-                code::INVALID_ARGUMENT,
+                Code::InvalidArgument,
                 format!("{} is not UTF-8 text", self.filename),
             )
         })?;
@@ -99,7 +100,7 @@ pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<Sp
         .map_err(|s| Failure::gateway("cannot load the spec", &s))?;
     let id = ref_id(&resp).ok_or_else(|| {
         Failure::new(
-            code::INTERNAL,
+            Code::Internal,
             "the builder returned no ref for the spec source",
         )
     })?;
@@ -112,7 +113,7 @@ pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<Sp
         .await
         .map_err(|s| {
             Failure::new(
-                code::INVALID_ARGUMENT,
+                Code::InvalidArgument,
                 format!(
                     "cannot read the spec file {}: {}",
                     opts.filename,

@@ -14,7 +14,6 @@
 use crate::graph::options::Options;
 use crate::graph::targets::{Base, Target};
 use crate::session::failure::Failure;
-use crate::session::failure::code::UNIMPLEMENTED;
 use crate::session::gateway::Bridge;
 use crate::session::source::SpecLocal;
 use crate::spec::diag::Diagnostic;
@@ -26,6 +25,7 @@ use aishell_proto::gateway as gw;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use tonic::Code;
 
 /// Lists the subrequests this frontend answers.
 pub const DESCRIBE: &str = "frontend.subrequests.describe";
@@ -71,7 +71,7 @@ pub async fn answer<B: Bridge>(
 /// The failure for a request this frontend does not know.
 pub fn unsupported(name: &str) -> Failure {
     let mut f = Failure::new(
-        UNIMPLEMENTED,
+        Code::Unimplemented,
         format!(
             "aishell-frontend does not support the subrequest {name}; supported: {}",
             [DESCRIBE, OUTLINE, TARGETS, LINT].join(", ")
@@ -554,30 +554,24 @@ fn excerpt(filename: &str, lines: &[&str], span: Span) -> String {
     out
 }
 
-/// Columns separated like Go's tabwriter: every column but the last padded to its widest
-/// cell plus `pad` spaces.
+/// Columns aligned as BuildKit aligns them (Go's tabwriter): every column but the last
+/// padded to its widest cell plus `pad` spaces; lines end without trailing spaces.
 fn table(rows: &[Vec<String>], pad: usize) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; cols];
+    use std::io::Write as _;
+    let mut tw = tabwriter::TabWriter::new(Vec::new())
+        .minwidth(0)
+        .padding(pad);
     for r in rows {
-        for (i, c) in r.iter().enumerate().take(cols.saturating_sub(1)) {
-            widths[i] = widths[i].max(c.chars().count());
-        }
+        // Tabs and newlines inside a cell would start another cell or row.
+        let cells: Vec<String> = r.iter().map(|c| c.replace(['\t', '\n'], " ")).collect();
+        // Writing to a Vec cannot fail.
+        let _ = writeln!(tw, "{}", cells.join("\t"));
     }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            line.push_str(c);
-            if i + 1 < r.len() {
-                let fill = widths[i] + pad - c.chars().count();
-                line.push_str(&" ".repeat(fill));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    let bytes = tw.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect()
 }
 
 fn put_str(o: &mut Map<String, Value>, key: &str, v: &str) {
@@ -629,6 +623,12 @@ mod tests {
             table(&rows, 1),
             "TARGET          DESCRIPTION\nimage (default) all\n"
         );
+        // An empty cell is as wide as the padding; wide characters count once.
+        let rows = vec![
+            vec!["A".to_string(), String::new(), "x".into()],
+            vec!["é".into(), "BB".into(), String::new()],
+        ];
+        assert_eq!(table(&rows, 2), "A      x\né  BB\n");
     }
 
     #[test]

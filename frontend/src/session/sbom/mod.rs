@@ -5,11 +5,12 @@
 use crate::graph::options::Options;
 use crate::sbom::Parts;
 use crate::sbom::scan::INVENTORY_FILE;
-use crate::session::failure::{Failure, code};
+use crate::session::failure::Failure;
 use crate::session::gateway::Bridge;
 use crate::session::guards::OwnImage;
 use crate::session::source::{ref_id, solve_request};
 use crate::spec::platform::Platform;
+use tonic::Code;
 
 pub mod graph;
 
@@ -87,7 +88,7 @@ pub(super) async fn attestation<B: Bridge>(
                 })?;
             let inv = serde_json::from_slice(&bytes).map_err(|e| {
                 Failure::new(
-                    code::INTERNAL,
+                    Code::Internal,
                     format!("the SBOM inventory {path} cannot be read: {e}"),
                 )
             })?;
@@ -120,7 +121,7 @@ pub(super) async fn attestation<B: Bridge>(
         binaries: parts.binaries.clone(),
     });
     let bytes = serde_json::to_vec_pretty(&doc)
-        .map_err(|e| Failure::new(code::INTERNAL, format!("the SBOM cannot be written: {e}")))?;
+        .map_err(|e| Failure::new(Code::Internal, format!("the SBOM cannot be written: {e}")))?;
     // On scratch when no part needed a step (a harness of binaries only).
     let st = graph::document(&collected, bytes, meta("SPDX document"));
     let resp = b
