@@ -4,9 +4,20 @@ The logs below are shaped as `docker buildx build --progress=plain` prints them 
 a `#N name` line opens vertex N, later `#N …` lines are its output, `#N CACHED` or `#N DONE 1.2s`
 close it; vertices of a parallel build interleave."""
 
+import os
 import unittest
 
 from lib import progress
+
+# Whole builds recorded by `bench/run --quick --check` on Docker 26.1.5 (scripts/engine up),
+# 2026-12-07, cut from its .build.log: the second build of tool-a's first bump for (b) and
+# for (d), and (d)'s first extension change. Docker's own lines (warnings, in colour) included.
+TESTDATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
+
+
+def recorded(name):
+    with open(os.path.join(TESTDATA, name)) as f:
+        return f.read()
 
 CLAUDE_OLD = "@anthropic-ai/claude-code@2.1.322"
 CLAUDE_NEW = "@anthropic-ai/claude-code@2.1.323"
@@ -268,6 +279,58 @@ class ExportSeconds(unittest.TestCase):
                          "#12 unpacking to docker.io/aishell-bench/stacked-main:latest 12.25s done",
                          "#12 DONE 44.1s"])
         self.assertEqual(progress.export_seconds([log]), (31.5, 12.25))
+
+
+class Recorded(unittest.TestCase):
+    def test_dockerfile_bump_reruns_every_tool_above_the_bumped_one(self):
+        log = recorded("on-top-bump.log")
+        ran = progress.ran_vertices(log)
+        runs = [n for n in ran if n.startswith("[stage-3")]
+        self.assertEqual(runs, [
+            "[stage-3 1/5] FROM docker.io/aishell-test/busybox:1@sha256:baca11a0c17b365fdfa2d077"
+            "c57f18b58073945d4afcd133af80ecec60584148",
+            "[stage-3 3/5] RUN --mount=type=bind,from=dl-tool-a,target=/dl mkdir -p /tools/bin "
+            "&& tar -xzf /dl/t.tar.gz -C /tools/bin tool-a",
+            "[stage-3 4/5] RUN --mount=type=bind,from=dl-tool-b,target=/dl mkdir -p /tools/bin "
+            "&& tar -xzf /dl/t.tar.gz -C /tools/bin tool-b",
+            "[stage-3 5/5] RUN --mount=type=bind,from=dl-tool-c,target=/dl mkdir -p /tools/bin "
+            "&& tar -xzf /dl/t.tar.gz -C /tools/bin tool-c"])
+        # the download of tool-a shows twice (#7, #8), both ran; b's and c's once each, then
+        # cached under another number
+        self.assertEqual(sum(n.startswith("[dl-tool-a") for n in ran), 2)
+        self.assertEqual(sum(n.startswith("[dl-tool-b") for n in ran), 1)
+        self.assertEqual(progress.ext_runs([log]), 0)
+        self.assertEqual(progress.export_seconds([log]), (0.3, 0.2))
+
+    def test_frontend_bump_runs_only_the_bumped_tool(self):
+        log = recorded("aishell-bump.log")
+        ran = progress.ran_vertices(log)
+        harness = [n for n in ran if n.startswith("[harness]")]
+        self.assertEqual(harness, ["[harness] download tool-c", "[harness] download tool-b",
+                                   "[harness] download tool-a",
+                                   "[harness] tool-a -> /tools/bin/tool-a"])
+        # CANCELED is not DONE; the foundation shows DONE then CACHED under one number
+        self.assertNotIn("[guards] list harness layer tool-b", ran)
+        self.assertNotIn("[foundation] from docker.io/aishell-test/busybox:1", ran)
+        self.assertIn("[guards] list harness layer tool-a", ran)
+        self.assertEqual(ran[-1], "exporting to image")
+        self.assertEqual(progress.ext_runs([log]), 0)
+        self.assertEqual(progress.export_seconds([log]), (0.1, 0.1))
+
+    def test_frontend_extension_change_reruns_the_extension_only(self):
+        log = recorded("aishell-extension-change.log")
+        ran = progress.ran_vertices(log)
+        # the frontend shortens long step names; the revision is still in the name
+        self.assertIn("[extension] run echo extension-rev=1 && mkdir -p /opt/ext && i=0; while "
+                      "[ $i -lt 100 ]; do he...", ran)
+        self.assertFalse(any(n.startswith("[harness]") and "->" in n for n in ran))
+        self.assertEqual(progress.ext_runs([log]), 1)
+        self.assertEqual(progress.ext_runs([log, recorded("aishell-bump.log")]), 1)
+        self.assertEqual(progress.export_seconds([log]), (6.4, 0.5))
+        compress, unpack = progress.export_seconds(
+            [log, recorded("aishell-bump.log"), recorded("on-top-bump.log")])
+        self.assertAlmostEqual(compress, 6.8)
+        self.assertAlmostEqual(unpack, 0.8)
 
 
 if __name__ == "__main__":
