@@ -18,7 +18,7 @@ first pushes the base image (a rootfs made here: mmdebstrap's trixie as scripts/
 --debian makes it, or a busybox one with --quick) and the frontend image (Dockerfile.frontend
 with the binary built from the working tree). Nothing here needs dockerd.
 
-The scenarios, Dockerfiles and spec are bench/run's (passed in as `bench`); this module adds the
+The scenarios, Dockerfiles and spec are bench/run's (scenarios, builds); this module adds the
 runners, the jobs, the measures, the targets and the report.
 """
 
@@ -36,6 +36,11 @@ import tarfile
 import tempfile
 
 from . import buildkit, load, registry_log
+from .builds import (WRITERS, Foundation, Project, df_foundation, dl_stages, install,
+                     set_image_names, write, write_context)
+from .common import APPROACHES, LABEL, PREFIX
+from .registry import npm_registry, registry_program
+from .scenarios import MAX_BUMPS, Aishell, Fleet, Synthetic, synthetic_ext_cmd
 
 REPO = "aishell-bench"
 PARTS = ["single", "fleet"]
@@ -262,20 +267,20 @@ def ext_runs(execs):
 # ---------------------------------------------------------------- the quick fleet
 
 
-def synthetic_fleet(bench):
+def synthetic_fleet():
     """The synthetic scenario with five projects, each its own random extension (20 MiB)."""
 
-    class SyntheticFleet(bench.Synthetic):
+    class SyntheticFleet(Synthetic):
         name = "synthetic-fleet"
         NAMES = ["p1", "p2", "p3", "p4", "p5"]
 
         def projects(self, state):
-            one = bench.Synthetic.projects(self, state)[0]
+            one = Synthetic.projects(self, state)[0]
             out = []
             for name in self.NAMES:
-                cmd = f"echo project={name} && " + bench.synthetic_ext_cmd(state["rev"], 20, 1)
-                out.append(bench.Project(name, bench.Foundation(one.foundation.image),
-                                         [f"RUN {cmd}"], one.tools, ext_inline=[cmd]))
+                cmd = f"echo project={name} && " + synthetic_ext_cmd(state["rev"], 20, 1)
+                out.append(Project(name, Foundation(one.foundation.image),
+                                   [f"RUN {cmd}"], one.tools, ext_inline=[cmd]))
             return out
 
         def describe(self):
@@ -289,15 +294,15 @@ def synthetic_fleet(bench):
 
 
 class CI:
-    def __init__(self, args, bench):
-        self.args, self.b = args, bench
+    def __init__(self, args):
+        self.args = args
         self.quick = args.quick
         self.parts = [p for p in PARTS if p in args.ci_parts.split(",")]
-        self.approaches = args.only.split(",") if args.only else list(bench.APPROACHES)
+        self.approaches = args.only.split(",") if args.only else list(APPROACHES)
         self.runs = args.runs or (1 if self.quick else 3)
         self.comp = "gzip" if args.compression in (None, "both") else args.compression
         self.buildkitd, self.buildctl = buildkit.tool("buildkitd"), buildkit.tool("buildctl")
-        self.registry_prog = bench.registry_program()
+        self.registry_prog = registry_program()
         self.host = f"127.0.0.1:{args.ci_port}"
         self.frontend_ref = f"{self.host}/aishell-frontend:ci"
         self.base_ref = f"{self.host}/{REPO}/" + ("busybox:1" if self.quick else "debian:trixie")
@@ -328,9 +333,8 @@ class CI:
         os.makedirs(self.runners)
         self.cfg = buildkit.config(os.path.join(self.tmp, "buildkitd.toml"), self.host)
         # the names bench/run's writers put in the Dockerfiles and the spec
-        self.b.FRONTEND = self.frontend_ref
-        self.b.BASE_TAG = self.stacked_base
-        self.build_args = {} if self.quick else {"NPM_REGISTRY": self.b.npm_registry(self.args)}
+        set_image_names(self.frontend_ref, self.stacked_base)
+        self.build_args = {} if self.quick else {"NPM_REGISTRY": npm_registry(self.args)}
         if "aishell" in self.approaches:
             binary = frontend_binary(self.tmp)
             self.frontend_sha = sha256_file(binary)
@@ -341,8 +345,8 @@ class CI:
             os.makedirs(self.empty)
         rootfs, config = busybox_rootfs(self.tmp) if self.quick else debian_rootfs(self.tmp)
         self.base_dir = os.path.dirname(rootfs)
-        self.b.write(os.path.join(self.base_dir, "Dockerfile"),
-                     ["FROM scratch", "ADD rootfs.tar /", f"ENV PATH={STD_PATH}"] + config)
+        write(os.path.join(self.base_dir, "Dockerfile"),
+              ["FROM scratch", "ADD rootfs.tar /", f"ENV PATH={STD_PATH}"] + config)
         self.commit, self.dirty = source_state()
 
     def prepare_dry_run(self):
@@ -351,9 +355,8 @@ class CI:
         self.dry_dir = os.path.join(self.args.out, "builds")
         os.makedirs(self.dry_dir, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="aishell-ci-dry-run-")
-        self.b.FRONTEND = self.frontend_ref
-        self.b.BASE_TAG = self.stacked_base
-        self.build_args = {} if self.quick else {"NPM_REGISTRY": self.b.npm_registry(self.args)}
+        set_image_names(self.frontend_ref, self.stacked_base)
+        self.build_args = {} if self.quick else {"NPM_REGISTRY": npm_registry(self.args)}
         self.commit, self.dirty = source_state()
 
     def start_registry(self, name):
@@ -477,18 +480,17 @@ class CI:
         ctx = os.path.join(self.tmp, part, appr, p.name)
         if os.path.isdir(ctx):
             shutil.rmtree(ctx)
-        self.b.write_context(ctx, p)
-        self.b.WRITERS[appr](ctx, p)
+        write_context(ctx, p)
+        WRITERS[appr](ctx, p)
         if appr == "copy-link":
             # the tool stages exactly as in the project's Dockerfile, gathered in one target:
             # what a shared harness job builds (same steps, same cache keys)
-            df = self.b.dl_stages(p.tools) + self.b.df_foundation(p.foundation, "foundation")
+            df = dl_stages(p.tools) + df_foundation(p.foundation, "foundation")
             for t in p.tools:
-                df += ["", f"FROM foundation AS {t.slug}", self.b.install(t)]
+                df += ["", f"FROM foundation AS {t.slug}", install(t)]
             df += ["", "FROM scratch AS harness"]
-            df += [f"COPY --link --from={t.slug} {self.b.PREFIX} {self.b.PREFIX}"
-                   for t in p.tools]
-            self.b.write(os.path.join(ctx, HARNESS_DOCKERFILE), df)
+            df += [f"COPY --link --from={t.slug} {PREFIX} {PREFIX}" for t in p.tools]
+            write(os.path.join(ctx, HARNESS_DOCKERFILE), df)
         return ctx
 
     def main_dockerfile(self, appr, ctx):
@@ -567,7 +569,7 @@ class CI:
             rec = self.job(label, builds)
             shutil.rmtree(ctx)
             rec.update(step=step,
-                       installs=tool_installs(rec["outputs"], rec["execs"], tools, self.b.PREFIX),
+                       installs=tool_installs(rec["outputs"], rec["execs"], tools, PREFIX),
                        ext_runs=ext_runs(rec["execs"]))
             if self.dry_dir:
                 continue
@@ -601,8 +603,7 @@ class CI:
                 rec = self.job(f"fleet, {appr}, {rnd}, harness", [hb])
             if hb and not self.dry_dir:
                 rec.update(project="harness",
-                           installs=tool_installs(rec["outputs"], rec["execs"], watched,
-                                                   self.b.PREFIX),
+                           installs=tool_installs(rec["outputs"], rec["execs"], watched, PREFIX),
                            ext_runs=ext_runs(rec["execs"]))
                 every = {"extension": set(), "foundation": set()}
                 for s in seen.values():
@@ -628,8 +629,7 @@ class CI:
                     continue
                 s = seen.setdefault(p.name, {"extension": set(), "foundation": set()})
                 rec.update(project=p.name,
-                           installs=tool_installs(rec["outputs"], rec["execs"], watched,
-                                                   self.b.PREFIX),
+                           installs=tool_installs(rec["outputs"], rec["execs"], watched, PREFIX),
                            ext_runs=ext_runs(rec["execs"]))
                 rec.update(self.image_facts(appr, p, repo, tag, s))
                 rec["kept"] = None if p.name not in prev else prev[p.name]["ext"] == rec["ext"]
@@ -662,7 +662,7 @@ class CI:
         try:
             with open(logpath, "w") as self.logf:
                 if "single" in self.parts:
-                    cls = self.b.Synthetic if self.quick else self.b.Aishell
+                    cls = Synthetic if self.quick else Aishell
                     scenarios["single"] = sc = cls(self.args, self.scenario_dir("single"))
                     try:
                         for appr in self.approaches:
@@ -674,7 +674,7 @@ class CI:
                     finally:
                         sc.close()
                 if "fleet" in self.parts:
-                    cls = synthetic_fleet(self.b) if self.quick else self.b.Fleet
+                    cls = synthetic_fleet() if self.quick else Fleet
                     scenarios["fleet"] = sc = cls(self.args, self.scenario_dir("fleet"))
                     try:
                         for appr in self.approaches:
@@ -740,12 +740,12 @@ def check(results):
 
 class Report:
     def __init__(self, ci, scenarios, results, started, finished):
-        self.ci, self.b, self.sc = ci, ci.b, scenarios
+        self.ci, self.sc = ci, scenarios
         self.results, self.started, self.finished = results, started, finished
         self.single, self.fleet = results["single"], results["fleet"]
 
     def label(self, a):
-        return self.b.LABEL[a]
+        return LABEL[a]
 
     def steps(self):
         sc = self.sc.get("single")
@@ -1081,14 +1081,14 @@ class Report:
         return True
 
 
-def main(args, bench):
+def main(args):
     """Entry point from bench/run; returns the exit code."""
     for a in (args.only.split(",") if args.only else []):
-        if a not in bench.APPROACHES:
-            sys.exit(f"[bench ci] --only: {a} is not one of {', '.join(bench.APPROACHES)}")
+        if a not in APPROACHES:
+            sys.exit(f"[bench ci] --only: {a} is not one of {', '.join(APPROACHES)}")
     for part in args.ci_parts.split(","):
         if part not in PARTS:
             sys.exit(f"[bench ci] --ci-parts: {part} is not one of {', '.join(PARTS)}")
-    if args.runs and not args.quick and args.runs > bench.MAX_BUMPS:
-        sys.exit(f"[bench ci] --runs at most {bench.MAX_BUMPS}")
-    return CI(args, bench).run()
+    if args.runs and not args.quick and args.runs > MAX_BUMPS:
+        sys.exit(f"[bench ci] --runs at most {MAX_BUMPS}")
+    return CI(args).run()
