@@ -1,16 +1,37 @@
-//! Golden tests of the emitted graph: for each example (and a few variants), the readable
-//! dump of the definition and the image config are compared with a checked-in file, and
-//! the definition is marshalled twice and compared byte for byte.
+//! Golden tests of the graph the offline conversion emits (`graph::offline`, the code behind
+//! `aishell-frontend graph|llb|plan`, with stand-in image configs): for each example (and a
+//! few variants), the readable dump of the definition and the image config are compared with
+//! an insta snapshot in `tests/golden/offline/<name>.snap`, and the definition is marshalled
+//! twice and compared byte for byte.
 //!
-//! A vertex digest is a user's cache key: if one of these files changes, every user's
-//! cache for that vertex is busted. Update them only on purpose, with
-//! `UPDATE_GOLDEN=1 cargo test -p aishell-frontend --test golden`, and say why in the commit.
+//! A vertex digest is a user's cache key: if one of these snapshots changes, every user's
+//! cache for that vertex is busted. A mismatch fails the test (and under `CI` or
+//! `INSTA_UPDATE=no`, as scripts/test runs it, writes nothing); accept a change only on
+//! purpose, with `cargo insta review` (or `INSTA_UPDATE=always` and a look at `git diff`),
+//! and say why in the commit (docs/architecture.md, "Golden snapshots").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_frontend::graph::offline::{self, SpecFile};
 use llb_graph::{definition_to_json, encode_definition, marshal, validate};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+
+mod common;
+
+/// Where these snapshots live, under `tests/golden/`.
+const DIR: &str = "offline";
+
+/// Every snapshot the tests below compare with; [`no_snapshot_without_a_test`] checks the
+/// folder holds exactly these.
+const NAMES: &[&str] = &[
+    "aishell",
+    "aishell-multiplatform",
+    "hello",
+    "hello-stack-epoch",
+    "hello-target-extension",
+    "hello-target-foundation",
+    "hello-target-harness",
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -53,28 +74,27 @@ fn golden(name: &str, spec: &SpecFile, platforms: &[&str], args: &[&str], target
         }));
     }
     let got = serde_json::to_string_pretty(&Value::Array(out)).unwrap() + "\n";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.json"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display()));
-    if got != want {
-        let first = got
-            .lines()
-            .zip(want.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        panic!(
-            "the emitted graph for {name} changed (first difference at line {}):\n  got:  {}\n  want: {}\nThis busts users' caches; update the golden file only on purpose (UPDATE_GOLDEN=1).",
-            first + 1,
-            got.lines().nth(first).unwrap_or(""),
-            want.lines().nth(first).unwrap_or("")
-        );
-    }
+    assert!(NAMES.contains(&name), "{name} is missing from NAMES");
+    let example = spec.dir.as_ref().map_or(spec.name.clone(), |d| {
+        d.strip_prefix(root())
+            .unwrap()
+            .join(&spec.name)
+            .display()
+            .to_string()
+    });
+    let list = |v: &[String]| match v {
+        [] => "none".to_string(),
+        v => v.join(", "),
+    };
+    let description = format!(
+        "offline conversion of {example}; platforms: {}; build args: {}; target: {}",
+        list(&platforms),
+        list(&args),
+        target.unwrap_or("image")
+    );
+    // The body is the dump exactly as the JSON goldens before insta held it (insta trims
+    // the final newline and writes one back).
+    common::golden_settings(DIR, description).bind(|| insta::assert_snapshot!(name, got));
 }
 
 #[test]
@@ -148,5 +168,16 @@ fn tool_order_in_the_spec_does_not_matter() {
     assert_eq!(
         da[0].conversion.state.digest(),
         db[0].conversion.state.digest()
+    );
+}
+
+#[test]
+fn no_snapshot_without_a_test() {
+    let mut want: Vec<String> = NAMES.iter().map(|n| format!("{n}.snap")).collect();
+    want.sort();
+    assert_eq!(
+        common::golden_names(DIR),
+        want,
+        "tests/golden/{DIR}/ holds exactly the snapshots of NAMES (a .snap.new is a change waiting for `cargo insta review`)"
     );
 }

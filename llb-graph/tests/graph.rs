@@ -342,8 +342,9 @@ fn op_digests_are_buildkits_own() {
 
 /// Pinned digests: a drift means a change to the bytes we send, which changes every vertex
 /// digest users see in progress and errors (BuildKit's cache keys are computed from the
-/// ops' content, not from these bytes). Change the expected value only on purpose, with a
-/// commit that says why.
+/// ops' content, not from these bytes). The snapshot is `tests/golden/pinned_digests.snap`,
+/// one digest a line; accept a change only on purpose (`cargo insta review`), with a commit
+/// that says why.
 #[test]
 fn pinned_digests() {
     let b = Source::image("docker.io/library/busybox:1")
@@ -360,20 +361,10 @@ fn pinned_digests() {
         .iter()
         .map(|o| o["digest"].as_str().unwrap())
         .collect();
-    insta_like(&got);
-}
-
-fn insta_like(got: &[&str]) {
-    let expected = include_str!("pinned_digests.txt");
-    let want: Vec<&str> = expected.lines().filter(|l| !l.is_empty()).collect();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pinned_digests.txt");
-        std::fs::write(path, got.join("\n") + "\n").unwrap();
-        return;
-    }
-    assert_eq!(
-        got,
-        want.as_slice(),
-        "vertex digests drifted; see the test's doc comment"
-    );
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("golden");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description("the op digests of merge(busybox, diff(busybox, exec)), in order");
+    settings.bind(|| insta::assert_snapshot!("pinned_digests", got.join("\n")));
 }

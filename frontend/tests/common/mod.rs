@@ -8,6 +8,37 @@
 use aishell_proto::gateway as gw;
 use aishell_proto::{apicaps, pb};
 
+/// insta's settings for the goldens in `tests/golden/<dir>/`: a snapshot is `<name>.snap`
+/// there (no module prefix: the folder says which test file owns it), its header describes
+/// the inputs instead of repeating the expression, and its body is the dump exactly.
+pub fn golden_settings(dir: &str, description: impl Into<String>) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(dir),
+    );
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s.set_description(description);
+    s
+}
+
+/// The names of the snapshots in `tests/golden/<dir>/`, sorted, so a test file can check
+/// that each one belongs to a test it runs: a snapshot left behind by a renamed or removed
+/// test would otherwise sit there unchecked, looking as if it pinned something.
+pub fn golden_names(dir: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(dir);
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// The environment BuildKit starts a frontend with: the option `filename=image.yaml`, then
 /// `opts` as further options (`build-arg:NAME=VALUE`, `platform=…`), and a session id.
 ///
