@@ -2,7 +2,7 @@
 //! `aishell-frontend graph|llb|plan`, with stand-in image configs): for each example (and a
 //! few variants), the readable dump of the definition and the image config are compared with
 //! an insta snapshot in `tests/golden/offline/<name>.snap`, and the definition is marshalled
-//! twice and compared byte for byte.
+//! twice and compared byte for byte. `golden_build.rs` pins what a real build sends instead.
 //!
 //! A vertex digest is a user's cache key: if one of these snapshots changes, every user's
 //! cache for that vertex is busted. A mismatch fails the test (and under `CI` or

@@ -8,6 +8,8 @@
 use aishell_proto::gateway as gw;
 use aishell_proto::{apicaps, pb};
 
+pub mod builder;
+
 /// insta's settings for the goldens in `tests/golden/<dir>/`: a snapshot is `<name>.snap`
 /// there (no module prefix: the folder says which test file owns it), its header describes
 /// the inputs instead of repeating the expression, and its body is the dump exactly.
