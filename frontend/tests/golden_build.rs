@@ -367,6 +367,24 @@ async fn aishell_two_platforms() {
     .await;
 }
 
+/// Targets without the extension do not run the nested Dockerfile build: the foundation
+/// target asks the Dockerfile frontend for nothing, the image target does.
+#[tokio::test]
+async fn only_targets_holding_the_extension_build_its_dockerfile() {
+    let frontend_calls = |b: &Builder| {
+        (0..b.solves.len())
+            .filter(|n| b.kind(*n).ends_with(" frontend"))
+            .count()
+    };
+    let registry = "build-arg:NPM_REGISTRY=https://npm.example.invalid";
+    let b = build("aishell", &[registry, "target=foundation"]).await;
+    assert!(b.returns[0].error.is_none(), "{:?}", b.returns[0].error);
+    assert_eq!(frontend_calls(&b), 0);
+    let b = build("aishell", &[registry]).await;
+    assert!(b.returns[0].error.is_none(), "{:?}", b.returns[0].error);
+    assert_eq!(frontend_calls(&b), 1);
+}
+
 #[test]
 fn no_snapshot_without_a_test() {
     let mut want: Vec<String> = NAMES.iter().map(|n| format!("{n}.snap")).collect();

@@ -759,6 +759,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                 vec![(format!("extension Dockerfile {}", path.value), false)],
             )
         }
+        // A target without the extension (the foundation, as the cross-install base is
+        // converted) needs no result of the extension Dockerfile, which is then not built.
+        (Some(Extension::Dockerfile { .. }), None) if !target.def().holds.extension => {
+            (foundation.clone(), Vec::new())
+        }
         (Some(Extension::Dockerfile { path, .. }), None) => {
             return Err(ConvertError::Invalid(
                 format!("the extension Dockerfile {} was not built", path.value),

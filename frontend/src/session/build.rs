@@ -750,7 +750,7 @@ pub async fn build<B: Bridge>(
         // (crate::graph::cross): converted once, for the first platform that needs it.
         let cross_installs = crate::graph::cross::applies(resolved, &opts);
         if cross.is_none() && cross_installs {
-            let mut build = spec::resolve(
+            let build = spec::resolve(
                 &loaded.parsed,
                 &file.filename,
                 &opts.build_args,
@@ -758,10 +758,6 @@ pub async fn build<B: Bridge>(
                 &build_platform,
             )
             .map_err(Failure::diags)?;
-            // Only the foundation is converted here, but conversion still wants an extension
-            // Dockerfile's result, which is not built for the build platform: without the
-            // extension the foundation and its config are the same, and it is not asked for.
-            build.spec.extension = None;
             let fopts = crate::graph::cross::CrossBase::options(&opts);
             let images = resolve_images(b, &fopts, &build, &mut image_cache).await?;
             let files = read_context(b, &fopts, &build.spec, &mut context_cache).await?;
@@ -792,7 +788,10 @@ pub async fn build<B: Bridge>(
             show_platform: platforms.len() > 1,
             cross: cross.clone().filter(|_| cross_installs),
         };
-        if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
+        // The nested Dockerfile build runs only for a target that holds the extension.
+        if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension
+            && opts.target.def().holds.extension
+        {
             input.dockerfile_extension =
                 Some(dockerfile_extension(b, &opts, &file, &input, path).await?);
         }
