@@ -27,16 +27,6 @@ fn main() -> ExitCode {
 
 /// Frontend mode: speak the gateway protocol on stdin/stdout.
 fn frontend() -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("aishell-frontend: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let env: Vec<(String, String)> = std::env::vars_os()
         .map(|(k, v)| {
             (
@@ -45,6 +35,17 @@ fn frontend() -> ExitCode {
             )
         })
         .collect();
+    aishell_frontend::session::log::init(&env);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let outcome = rt.block_on(async {
         let io = aishell_frontend::session::gateway::Duplex::stdio()
             .map_err(|e| format!("cannot open stdin/stdout: {e}"))?;
@@ -67,7 +68,7 @@ fn frontend() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("aishell-frontend: {e}");
+            tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }

@@ -22,7 +22,7 @@ pub const FOUNDATION_NAMES: [&str; 2] = ["aishell:base", "aishell:foundation"];
 
 /// Build arguments that are ours and must not leak into the nested build
 /// (`BUILDKIT_SYNTAX` pointing back at us would recurse).
-const NOT_FORWARDED: [&str; 2] = ["AISHELL_MERGE", "BUILDKIT_SYNTAX"];
+const NOT_FORWARDED: [&str; 3] = ["AISHELL_MERGE", "AISHELL_LOG", "BUILDKIT_SYNTAX"];
 
 /// Options that are forwarded unchanged to the nested Dockerfile build (`no-cache` is
 /// forwarded as "every stage" when it covers the extension).

@@ -23,6 +23,43 @@ use crate::spec::load::LoadOptions;
 use crate::spec::platform::Platform;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How much the frontend logs (`--build-arg AISHELL_LOG=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum LogLevel {
+    /// Only what went wrong.
+    Error,
+    /// Also what the user may want to fix (the default).
+    #[default]
+    Warn,
+    /// Also each phase of the build: spec loaded, images resolved, graph converted, guards.
+    Info,
+    /// Also each gateway call and its size.
+    Debug,
+}
+
+impl LogLevel {
+    /// The accepted spellings, in order.
+    pub const NAMES: [&'static str; 4] = ["error", "warn", "info", "debug"];
+
+    /// Parses an `AISHELL_LOG` value.
+    ///
+    /// Errors: an unknown level, with the accepted ones.
+    pub fn parse(v: &str) -> Result<Self, String> {
+        Ok(match v.to_ascii_lowercase().as_str() {
+            "error" => LogLevel::Error,
+            "" | "warn" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            other => {
+                return Err(format!(
+                    "--build-arg AISHELL_LOG={other} is not understood; use one of {}",
+                    LogLevel::NAMES.join(", ")
+                ));
+            }
+        })
+    }
+}
+
 /// One `--cache-from` entry: type (`registry`, `local`, …) and attributes.
 pub type CacheImport = (String, BTreeMap<String, String>);
 
@@ -313,6 +350,9 @@ pub struct Options {
     pub context_key: String,
     /// `AISHELL_MERGE`.
     pub merge_mode: MergeMode,
+    /// `AISHELL_LOG`: how much the frontend writes to its own log (stderr, which BuildKit
+    /// passes to the daemon's log); `warn` unless asked.
+    pub log: LogLevel,
     /// Default platform of the first worker, if the daemon said.
     pub worker_platform: Option<Platform>,
     /// `--sbom`.
@@ -345,6 +385,7 @@ impl Default for Options {
             dockerfile_key: "dockerfile".into(),
             context_key: "context".into(),
             merge_mode: MergeMode::Merge,
+            log: LogLevel::Warn,
             worker_platform: None,
             sbom: Sbom::Off,
             raw: BTreeMap::new(),
@@ -457,6 +498,9 @@ impl Options {
                     ));
                 }
             };
+        }
+        if let Some(v) = o.build_args.get("AISHELL_LOG") {
+            o.log = LogLevel::parse(v)?;
         }
         o.worker_platform = workers.as_deref().and_then(first_worker_platform);
         Ok(o)
@@ -752,6 +796,21 @@ mod tests {
         );
         assert!(opts(&["build-arg:AISHELL_MERGE=x"]).is_err());
         assert!(opts(&["platform=linux"]).is_err());
+        let e = opts(&["build-arg:AISHELL_LOG=loud"]).unwrap_err();
+        assert!(e.contains("error, warn, info, debug"), "{e}");
+    }
+
+    #[test]
+    fn the_log_level_is_warn_unless_asked() {
+        assert_eq!(opts(&[]).unwrap().log, LogLevel::Warn);
+        assert_eq!(
+            opts(&["build-arg:AISHELL_LOG=DEBUG"]).unwrap().log,
+            LogLevel::Debug
+        );
+        assert_eq!(
+            opts(&["build-arg:AISHELL_LOG=info"]).unwrap().log,
+            LogLevel::Info
+        );
     }
 
     #[test]

@@ -698,7 +698,7 @@ pub async fn build<B: Bridge>(
     // To the daemon's log: a newer client may send keys this frontend does not know, and
     // failing on them would break builds that need nothing new.
     for key in &opts.unknown {
-        eprintln!("aishell-frontend: option `{key}` is not used by this frontend");
+        tracing::warn!("option `{key}` is not used by this frontend");
     }
     // `--call outline|targets|check`: answered from the spec alone, before anything that
     // a build needs (caps, images, solves).
@@ -720,6 +720,12 @@ pub async fn build<B: Bridge>(
     if errors.has_errors() {
         return Err(Failure::diags(errors));
     }
+    tracing::info!(
+        "spec {} loaded for {} platform(s), target {}",
+        file.filename,
+        loaded.resolved.len(),
+        opts.target.name()
+    );
     // The spec checks of `--call check` are shown during builds too, unless the check
     // directive skips them; with `error=true` a warning stops the build here, before
     // anything is built.
@@ -796,6 +802,16 @@ pub async fn build<B: Bridge>(
                 Some(dockerfile_extension(b, &opts, &file, &input, path).await?);
         }
         let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
+        tracing::info!(
+            "{platform}: {} image(s) resolved, {} layer(s) converted{}",
+            images.len(),
+            conv.layers.len(),
+            if input.cross.is_some() {
+                ", npm tools cross-installed"
+            } else {
+                ""
+            }
+        );
         let label = if platforms.len() > 1 {
             format!("[{platform}] ")
         } else {
@@ -809,6 +825,7 @@ pub async fn build<B: Bridge>(
                 label: label.clone(),
             };
             verdict = check_guards(b, &opts, &file, own, run).await?;
+            tracing::info!("{platform}: merge guards passed");
         }
         if first {
             for w in &conv.warnings {
@@ -938,7 +955,7 @@ struct Built {
 /// exit non-zero; there is nobody left to tell).
 pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(), String> {
     let own = OwnImage::load().unwrap_or_else(|e| {
-        eprintln!("aishell-frontend: {e}");
+        tracing::warn!("{e}");
         None
     });
     run_as(b, env, own.as_ref()).await
@@ -969,7 +986,7 @@ pub async fn run_as<B: Bridge>(
             error: None,
         },
         Err(f) => {
-            eprintln!("aishell-frontend: {}", f.message);
+            tracing::error!("{}", f.message);
             gw::ReturnRequest {
                 result: None,
                 error: Some(failure_status(&f, spec.as_ref())),

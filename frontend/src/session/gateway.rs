@@ -156,10 +156,20 @@ impl Bridge for GrpcBridge {
     }
 
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
+        tracing::debug!(
+            "Solve: {} op(s){}",
+            req.definition.as_ref().map_or(0, |d| d.def.len()),
+            if req.frontend.is_empty() {
+                String::new()
+            } else {
+                format!(", frontend {}", req.frontend)
+            }
+        );
         Ok(self.client.solve(req).await?.into_inner())
     }
 
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+        tracing::debug!("ReadFile {}", req.file_path);
         Ok(self.client.read_file(req).await?.into_inner().data)
     }
 
@@ -171,6 +181,7 @@ impl Bridge for GrpcBridge {
         &mut self,
         req: gw::ResolveImageConfigRequest,
     ) -> GwResult<gw::ResolveImageConfigResponse> {
+        tracing::debug!("ResolveImageConfig {}", req.r#ref);
         Ok(self.client.resolve_image_config(req).await?.into_inner())
     }
 

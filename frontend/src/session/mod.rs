@@ -7,6 +7,7 @@ pub mod build;
 pub mod failure;
 pub mod gateway;
 pub mod guards;
+pub mod log;
 pub mod sbom;
 pub mod source;
 pub mod subrequest;
