@@ -45,7 +45,7 @@ pub fn spec_bytes(data: &[u8]) {
             None
         };
         if let Ok(build) = offline::convert(&file, &resolved, &options, false, cross) {
-            let def = marshal(&build.conversion.state, &[file.source_file()]);
+            let def = marshal(&build.conversion.state, &[offline::source_file(&file)]);
             if let Err(e) = validate(&def) {
                 panic!("an accepted spec gave an invalid definition: {e}\n{text}");
             }
@@ -87,19 +87,25 @@ pub fn check_case(case: &Case) {
         "one build per platform"
     );
     for (b, b2) in builds.iter().zip(&again) {
-        let def = marshal(&b.conversion.state, &[file.source_file()]);
+        let def = marshal(&b.conversion.state, &[offline::source_file(&file)]);
         if let Err(e) = validate(&def) {
             panic!("invalid definition for {}: {e}\n---\n{text}", b.platform);
         }
         let bytes = encode_definition(&def);
         assert_eq!(
             bytes,
-            encode_definition(&marshal(&b.conversion.state, &[file.source_file()])),
+            encode_definition(&marshal(
+                &b.conversion.state,
+                &[offline::source_file(&file)]
+            )),
             "marshalling twice differs\n---\n{text}"
         );
         assert_eq!(
             bytes,
-            encode_definition(&marshal(&b2.conversion.state, &[file.source_file()])),
+            encode_definition(&marshal(
+                &b2.conversion.state,
+                &[offline::source_file(&file)]
+            )),
             "converting twice differs\n---\n{text}"
         );
         // Each layer is solved on its own by the merge guards, so it must be a valid

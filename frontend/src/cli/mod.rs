@@ -1,4 +1,4 @@
-//! The command line for people: `check`, `plan`, `diff`, `graph` and `llb`.
+//! The command line for people: `check`, `plan`, `diff`, `graph`, `llb` and `schema`.
 //!
 //! The same binary is the BuildKit frontend: started with no arguments (as `# syntax=`
 //! starts it) it speaks the gateway protocol, see `main.rs`. With a subcommand it works on
@@ -168,6 +168,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the JSON schema of the spec, for editors (docs/spec.md, "Editor support")
+    Schema,
 }
 
 /// `graph --format`.
@@ -438,6 +440,7 @@ where
             format,
         } => graph_cmd(&io, spec, build, *format),
         Command::Llb { spec, build, json } => llb_cmd(&io, spec, build, *json),
+        Command::Schema => io.print(&crate::spec::schema::json()),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -20,6 +20,7 @@ mod parse;
 pub mod platform;
 pub mod reference;
 mod resolve;
+pub mod schema;
 pub mod source;
 pub mod validate;
 pub mod yaml;
@@ -31,7 +32,10 @@ pub use resolve::{
 };
 pub use source::{ReadError, SpecFile};
 
+use crate::spec::schema::{Boolean, NpmEntry, Text};
 use crate::spec::yaml::Span;
+use schemars::JsonSchema;
+use std::collections::BTreeMap;
 
 /// A value together with the place it was written in the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,19 +54,33 @@ impl<T> Spanned<T> {
 }
 
 /// A whole spec file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The `#[schemars]` attributes here and on the types below make [`schema`] describe the
+/// YAML that is accepted rather than the Rust shape; see that module for the two rules
+/// (scalars are text, optional keys take null).
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(
+    title = "aishell image spec, version 1",
+    description = "An aishell image spec (.aishell/image.yaml), built by the aishell frontend named on its `# syntax=` line. This schema checks structure only; the frontend also checks values, `${NAME}` references and platforms.",
+    deny_unknown_fields
+)]
 pub struct Spec {
     /// `version:`; only 1 exists.
+    #[schemars(schema_with = "schema::version_one")]
     pub version: Spanned<u32>,
-    /// `args:` in the order written.
+    /// `args:`: build arguments, `NAME: default`, in the order written; like Dockerfile
+    /// `ARG`, overridden with `--build-arg NAME=VALUE`, used as `${NAME}` in string values.
+    #[schemars(with = "Option<BTreeMap<String, Text>>")]
     pub args: Vec<ArgDecl>,
-    /// `foundation:`.
+    /// `foundation:`: the system image, a base image plus steps.
     pub foundation: Foundation,
-    /// `harness:` (defaults when absent).
+    /// `harness:`: the AI harness tools, each its own layer (none when absent).
+    #[schemars(with = "Option<Harness>")]
     pub harness: Harness,
-    /// `extension:`, if any.
+    /// `extension:`: the per-project layer on the foundation, if any.
     pub extension: Option<Extension>,
-    /// `image:` (defaults when absent).
+    /// `image:`: the final image config (nothing added when absent).
+    #[schemars(with = "Option<ImageSection>")]
     pub image: ImageSection,
 }
 
@@ -76,27 +94,36 @@ pub struct ArgDecl {
 }
 
 /// The system image: a base image plus steps.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Foundation {
-    /// `from:` image reference.
+    /// `from:` image reference, e.g. debian:trixie-slim (a digest pin is recommended).
+    #[schemars(with = "Text")]
     pub from: Spanned<String>,
     /// apt, copy, run, env.
+    #[schemars(flatten)]
     pub steps: Steps,
     /// The whole `foundation:` mapping.
+    #[schemars(skip)]
     pub span: Span,
 }
 
 /// Steps shared by the foundation and an inline extension, applied in this order:
 /// apt packages, copies, run commands; `env` is set for the steps and kept in the image.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Steps {
     /// Debian packages installed with apt-get.
+    #[schemars(with = "Option<Vec<Text>>")]
     pub apt: Vec<Spanned<String>>,
     /// Files copied in, in order.
+    #[schemars(with = "Option<Vec<CopyItem>>")]
     pub copy: Vec<CopyItem>,
-    /// Shell commands, each its own step.
+    /// Shell commands, each its own step (`/bin/sh -c`).
+    #[schemars(with = "Option<Vec<Text>>")]
     pub run: Vec<Spanned<String>>,
-    /// Environment variables.
+    /// Environment variables, `NAME: value`.
+    #[schemars(with = "Option<BTreeMap<String, Text>>")]
     pub env: Vec<KeyValue>,
 }
 
@@ -117,19 +144,27 @@ pub struct KeyValue {
 }
 
 /// One `copy:` item.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CopyItem {
-    /// Where the file comes from.
+    /// Where the file comes from: the build context, or with `image:` another image (by
+    /// reference).
+    #[schemars(rename = "image", with = "Option<Text>")]
     pub from: CopySource,
-    /// Path in the build context or in the image.
+    /// Path in the build context or, with `image:`, the absolute path in the image.
+    #[schemars(with = "Text")]
     pub src: Spanned<String>,
     /// Absolute destination path.
+    #[schemars(with = "Text")]
     pub dest: Spanned<String>,
-    /// Optional permission bits.
+    /// Optional permission bits, in octal such as "0755".
+    #[schemars(with = "Option<Text>")]
     pub mode: Option<Spanned<u32>>,
-    /// Optional numeric owner.
+    /// Optional numeric owner, uid:gid such as "1000:1000".
+    #[schemars(with = "Option<Text>")]
     pub owner: Option<Spanned<Owner>>,
     /// The whole item.
+    #[schemars(skip)]
     pub span: Span,
 }
 
@@ -152,32 +187,44 @@ pub struct Owner {
 }
 
 /// The AI harness tools: each one its own layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Harness {
     /// Where harness files live (default `/tools`).
+    #[schemars(with = "Option<Text>", extend("default" = "/tools"))]
     pub prefix: Spanned<String>,
-    /// npm packages with exact versions.
+    /// npm packages with exact versions, `package: version`.
+    #[schemars(with = "Option<BTreeMap<String, NpmEntry>>")]
     pub npm: Vec<NpmTool>,
-    /// Native binaries fetched over HTTP with a checksum.
+    /// Native binaries fetched over HTTP with a checksum, `name: {url, sha256}`.
+    #[schemars(with = "Option<BTreeMap<String, BinaryTool>>")]
     pub binaries: Vec<BinaryTool>,
-    /// Extra image environment.
+    /// Extra image environment, `NAME: value`.
+    #[schemars(with = "Option<BTreeMap<String, Text>>")]
     pub env: Vec<KeyValue>,
     /// A buildx secret id mounted as npm's user config during npm installs.
+    #[schemars(with = "Option<Text>")]
     pub npm_secret: Option<Spanned<String>>,
     /// The whole `harness:` mapping (or the document start when absent).
+    #[schemars(skip)]
     pub span: Span,
 }
 
-/// One npm harness tool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One npm harness tool. Written `package: version`, or (this mapping)
+/// `package: {version: …, emulate: …}`.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NpmTool {
-    /// Package name, e.g. `@openai/codex`.
+    /// Package name, e.g. `@openai/codex`: the key under `harness.npm`.
+    #[schemars(skip)]
     pub package: Spanned<String>,
     /// Exact version, e.g. `0.169.0`.
+    #[schemars(with = "Text")]
     pub version: Spanned<String>,
     /// `emulate: true`: for a platform other than the build machine's, install the tool on
     /// that platform's foundation (under emulation) instead of cross-installing it on the
-    /// build machine's. `None` when not written (cross install).
+    /// build machine's (what `false` or no `emulate` does).
+    #[schemars(with = "Option<Boolean>")]
     pub emulate: Option<Spanned<bool>>,
 }
 
@@ -188,51 +235,66 @@ impl NpmTool {
     }
 }
 
-/// One native binary harness tool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One native binary harness tool, placed at `<prefix>/bin/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BinaryTool {
-    /// The file name under `<prefix>/bin`.
+    /// The file name under `<prefix>/bin`: the key under `harness.binaries`.
+    #[schemars(skip)]
     pub name: Spanned<String>,
-    /// Download URL, one for all platforms or one per platform.
+    /// Download URL (http or https), one for all platforms or one per platform.
     pub url: PerPlatform,
-    /// Expected SHA-256 of the download, likewise.
+    /// Expected SHA-256 of the download (64 hex digits), likewise.
     pub sha256: PerPlatform,
-    /// Member of a tar archive to install; `None` for a bare binary.
+    /// Member of a tar archive (gz, xz, bz2 or zst) to install, e.g. gitleaks; absent for a
+    /// bare binary.
+    #[schemars(with = "Option<Text>")]
     pub extract: Option<Spanned<String>>,
     /// The whole entry.
+    #[schemars(skip)]
     pub span: Span,
 }
 
 /// A string that is either the same for every platform or given per platform.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
 pub enum PerPlatform {
     /// One value for all platforms.
+    #[schemars(with = "Text")]
     One(Spanned<String>),
     /// `platform: value` pairs, e.g. `linux/amd64: https://…`.
+    #[schemars(with = "BTreeMap<String, Text>", extend("minProperties" = 1))]
     Map(Vec<KeyValue>),
 }
 
 /// The per-project extension.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged, deny_unknown_fields)]
 pub enum Extension {
     /// An existing Dockerfile, built by BuildKit's Dockerfile frontend on the foundation.
     Dockerfile {
-        /// Path relative to the spec file's folder.
+        /// Path relative to the spec file's folder; in it, `FROM aishell:base` means the
+        /// foundation.
+        #[schemars(rename = "dockerfile", with = "Text")]
         path: Spanned<String>,
         /// The `extension:` mapping.
+        #[schemars(skip)]
         span: Span,
     },
     /// Inline steps on the foundation.
     Inline {
         /// The steps.
+        #[schemars(flatten)]
         steps: Steps,
         /// The `extension:` mapping.
+        #[schemars(skip)]
         span: Span,
     },
 }
 
 /// The three parts of the image, for `image.order`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[schemars(rename_all = "lowercase")]
 pub enum Part {
     /// The system image.
     Foundation,
@@ -254,21 +316,30 @@ impl Part {
 }
 
 /// `image:` — the final image config.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ImageSection {
-    /// Bottom-to-top order of the parts, if given.
+    /// Bottom-to-top order of the parts, if given: each of foundation, extension and
+    /// harness once.
+    #[schemars(extend("uniqueItems" = true, "minItems" = 3))]
     pub order: Option<Spanned<Vec<Spanned<Part>>>>,
-    /// Environment added last.
+    /// Environment added last, `NAME: value`.
+    #[schemars(with = "Option<BTreeMap<String, Text>>")]
     pub env: Vec<KeyValue>,
-    /// ENTRYPOINT in exec form.
+    /// ENTRYPOINT in exec form (a list).
+    #[schemars(with = "Option<Vec<Text>>")]
     pub entrypoint: Option<Vec<Spanned<String>>>,
-    /// CMD in exec form.
+    /// CMD in exec form (a list).
+    #[schemars(with = "Option<Vec<Text>>")]
     pub cmd: Option<Vec<Spanned<String>>>,
-    /// WORKDIR.
+    /// WORKDIR, an absolute path.
+    #[schemars(with = "Option<Text>")]
     pub workdir: Option<Spanned<String>>,
-    /// USER.
+    /// USER; empty for root.
+    #[schemars(with = "Option<Text>")]
     pub user: Option<Spanned<String>>,
-    /// Labels.
+    /// Labels, `name: value`.
+    #[schemars(with = "Option<BTreeMap<String, Text>>")]
     pub labels: Vec<KeyValue>,
 }
 
