@@ -1,6 +1,7 @@
 //! Why a build failed, and how a failure reaches the user: the [`Failure`] type every step of the session returns, and the panic guards that turn a bug
 //! into an error message instead of a dead frontend.
 
+use crate::graph::convert::{self, ConvertError};
 use crate::spec::diag::{Diagnostic, Diagnostics};
 use crate::spec::yaml::Span;
 use aishell_proto::{protobuf, rpc};
@@ -88,4 +89,14 @@ pub(crate) fn panic_failure(p: &(dyn std::any::Any + Send)) -> Failure {
         Code::Internal,
         format!("internal error in aishell-frontend (please report it): {what}"),
     )
+}
+
+/// The failure for a conversion error.
+pub(crate) fn convert_failure(e: ConvertError) -> Failure {
+    match e {
+        ConvertError::NoMergeOp => {
+            Failure::new(Code::FailedPrecondition, convert::NO_MERGE_MESSAGE)
+        }
+        ConvertError::Invalid(m, _) => Failure::new(Code::InvalidArgument, m),
+    }
 }

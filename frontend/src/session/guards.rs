@@ -7,11 +7,23 @@
 //! unpacked), and a verdict whose facts did not change is a cache hit too: a cached build
 //! reads one small file and makes no listing at all.
 
+use crate::graph::convert::{self};
+use crate::graph::options::Options;
+use crate::guards;
 use crate::guards::facts::FactsRequest;
 use crate::guards::step;
-use crate::guards::verdict::VerdictRequest;
-use aishell_proto::pb;
-use llb_graph::{Exec, Meta, MountKind, NetMode, State};
+use crate::guards::verdict::{Verdict, VerdictRequest};
+use crate::session::failure::Failure;
+use crate::session::gateway::Bridge;
+use crate::session::source::{SpecLocal, ref_id, solve_request};
+use crate::spec::Part;
+use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::yaml::Span;
+use aishell_proto::gateway as gw;
+use aishell_proto::{pb, rpc};
+use llb_graph::{Exec, Meta, MountKind, NetMode, State, diff, marshal, merge};
+use prost::Message;
+use std::collections::BTreeMap;
 use tonic::Code;
 
 /// Where BuildKit's gateway puts the definition of the frontend's own image (BuildKit ≥
@@ -154,6 +166,272 @@ pub fn verdict(own: &OwnImage, req: &VerdictRequest, facts: &FactsStates, meta: 
         e = mount(e, "foundation", f);
     }
     build(e, meta)
+}
+
+// --- Running the guards in a build -------------------------------------------------------
+
+/// What the guards of one platform check, and where their steps show up.
+pub(crate) struct GuardRun<'a> {
+    pub(crate) conv: &'a convert::Conversion,
+    pub(crate) prefix: &'a str,
+    /// `[linux/arm64] ` in a build of several platforms, else empty.
+    pub(crate) label: String,
+}
+
+/// Runs the merge guards (see [`guards`]) on the built layers of `conv`: a facts step per
+/// layer and a verdict step over them, solved together; the frontend reads the verdict.
+/// Returns the verdict's state when there were layers to check, for [`with_verdict`].
+pub(crate) async fn check_guards<B: Bridge>(
+    b: &mut B,
+    opts: &Options,
+    file: &SpecLocal,
+    own: Option<&OwnImage>,
+    run: GuardRun<'_>,
+) -> Result<Option<State>, Failure> {
+    let GuardRun {
+        conv,
+        prefix,
+        label,
+    } = run;
+    let wanted = opts.target.def().guards;
+    let harness: Vec<&convert::Layer> = if wanted.tools {
+        conv.layers
+            .iter()
+            .filter(|l| l.part == Part::Harness)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let ext_layer = conv.layers.iter().find(|l| l.part == Part::Extension);
+    let extension = wanted.extension && ext_layer.is_some();
+    // The whole image below the harness (foundation plus extension) is compared with the
+    // tools' folders on the way to the prefix; it is also the extension that is checked. A
+    // harness-only image has nothing below it.
+    let parents = wanted.parents && !harness.is_empty();
+    if harness.is_empty() && !extension {
+        return Ok(None);
+    }
+    let own = own.ok_or_else(no_own_image)?;
+    let req = VerdictRequest {
+        prefix: prefix.to_string(),
+        tools: harness.iter().map(|l| l.name.clone()).collect(),
+        parents,
+        extension,
+    };
+    let meta = |what: &str, span: Option<Span>| {
+        let m = Meta::named(format!("{label}[guards] {what}")).no_cache(opts.no_cache.all());
+        match span {
+            Some(s) => m.at(convert::loc(s)),
+            None => m,
+        }
+    };
+    let below_what = if extension {
+        "the extension"
+    } else {
+        "the image below the harness"
+    };
+    let states = FactsStates {
+        tools: harness
+            .iter()
+            .map(|l| {
+                facts(
+                    own,
+                    &l.state,
+                    &req.facts_for_tool(),
+                    meta(&format!("list harness layer {}", l.name), Some(l.span)),
+                )
+            })
+            .collect(),
+        below: req.needs_below().then(|| {
+            facts(
+                own,
+                &conv.extension,
+                &req.facts_for_below(),
+                meta(&format!("list {below_what}"), ext_layer.map(|l| l.span)),
+            )
+        }),
+        foundation: extension.then(|| {
+            facts(
+                own,
+                &conv.foundation,
+                &req.facts_for_foundation(),
+                meta("list the foundation", None),
+            )
+        }),
+    };
+    let state = verdict(own, &req, &states, meta("check the merge", None));
+    let def = marshal(&state, &[file.source_file()]);
+    // The verdict is built, with every layer it judges, when it is read.
+    let text = async {
+        let resp = b.solve(solve_request(def, opts)).await?;
+        b.read_file(gw::ReadFileRequest {
+            r#ref: ref_id(&resp).unwrap_or_default(),
+            file_path: guards::step::VERDICT_FILE.into(),
+            ..Default::default()
+        })
+        .await
+    }
+    .await
+    .map_err(|s| Failure::gateway(&failing_part(&s, conv, &harness, extension), &s))?;
+    let verdict: Verdict = serde_json::from_slice(&text).map_err(|e| {
+        Failure::new(
+            Code::Internal,
+            format!("the merge guards' verdict cannot be read: {e}"),
+        )
+    })?;
+    if verdict.tools.len() != harness.len() {
+        return Err(Failure::new(
+            Code::Internal,
+            "the merge guards' verdict does not match the harness tools",
+        ));
+    }
+
+    let mut violations: Vec<(Span, guards::Violation)> = Vec::new();
+    let mut spans = BTreeMap::new();
+    let mut tools = harness.iter().zip(&verdict.tools);
+    for layer in &conv.layers {
+        match layer.part {
+            Part::Harness if wanted.tools => {
+                let Some((layer, found)) = tools.next() else {
+                    continue;
+                };
+                if !found.outside.is_empty() {
+                    violations.push((
+                        layer.span,
+                        guards::Violation::Outside {
+                            tool: layer.name.clone(),
+                            paths: found.outside.clone(),
+                        },
+                    ));
+                }
+                for change in &found.parents {
+                    violations.push((
+                        layer.span,
+                        guards::Violation::Parent {
+                            tool: layer.name.clone(),
+                            prefix: prefix.to_string(),
+                            change: change.clone(),
+                        },
+                    ));
+                }
+                spans.insert(layer.name.clone(), layer.span);
+            }
+            Part::Extension if extension && !verdict.extension.is_empty() => {
+                violations.push((
+                    layer.span,
+                    guards::Violation::ExtensionUnderPrefix {
+                        paths: verdict.extension.clone(),
+                    },
+                ));
+            }
+            _ => {}
+        }
+    }
+    for c in verdict.collisions {
+        let span = c
+            .tools
+            .last()
+            .and_then(|t| spans.get(t).copied())
+            .unwrap_or_default();
+        violations.push((
+            span,
+            guards::Violation::Collision {
+                path: c.path,
+                tools: c.tools,
+            },
+        ));
+    }
+    if violations.is_empty() {
+        return Ok(Some(state));
+    }
+    let mut d = Diagnostics::new(&file.filename);
+    for (span, v) in violations {
+        d.push(Diagnostic::error(span, "", v.to_string()));
+    }
+    let mut f = Failure::diags(d);
+    f.code = Code::FailedPrecondition;
+    f.message = f
+        .message
+        .replacen("the spec has", "the merge guards found", 1);
+    Err(f)
+}
+
+/// `image` with the guards' `verdict` among its inputs, adding nothing to it: the diff of a
+/// state with itself is empty, and a merge leaves empty inputs out, so the layers and the
+/// image are the same. It is there for the build cache: BuildKit exports (`--cache-to …,
+/// mode=max`) only the steps the returned result is built from, and a verdict solved on the
+/// side would not be exported. With it, a runner fed by that cache finds every layer's facts
+/// and the verdict there, and never pulls a cached layer to list it.
+pub(crate) fn with_verdict(image: &State, verdict: &State, label: &str) -> State {
+    let empty = diff(
+        verdict,
+        verdict,
+        Meta::named(format!(
+            "{label}[guards] verdict (adds nothing to the image)"
+        )),
+    );
+    merge(
+        &[image.clone(), empty],
+        Meta::named(format!("{label}[image] with the merge guards' verdict")),
+    )
+}
+
+/// What was being built when `s` failed, named after the part its failing step belongs to
+/// (BuildKit names the step in the error's `errdefs.Vertex` detail): the foundation, the
+/// extension, or a harness layer with what it installs. A step of the guards themselves, or
+/// an error that names no step, is the guards'.
+pub(crate) fn failing_part(
+    s: &tonic::Status,
+    conv: &convert::Conversion,
+    harness: &[&convert::Layer],
+    extension: bool,
+) -> String {
+    // An error may name several steps (the one that failed and those waiting on it).
+    for vertex in failed_vertices(s) {
+        let contains = |st: &State| op_digests(st).contains(&vertex);
+        if contains(&conv.foundation) {
+            return "building the foundation".into();
+        }
+        if contains(&conv.extension) {
+            return if extension {
+                "building the extension".into()
+            } else {
+                "building the image below the harness".into()
+            };
+        }
+        if let Some(l) = harness.iter().find(|l| contains(&l.state)) {
+            return format!("building harness layer {} ({})", l.name, l.description);
+        }
+    }
+    "running the merge guards".into()
+}
+
+/// The digests of the steps a daemon error names (`errdefs.Vertex` in the status details).
+pub(crate) fn failed_vertices(s: &tonic::Status) -> Vec<String> {
+    let Ok(st) = rpc::Status::decode(s.details()) else {
+        return Vec::new();
+    };
+    st.details
+        .iter()
+        .filter(|d| d.type_url.ends_with("errdefs.Vertex+json"))
+        .filter_map(|d| {
+            serde_json::from_slice::<serde_json::Value>(&d.value)
+                .ok()?
+                .get("digest")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// The digests of every op `state` is built from.
+pub(crate) fn op_digests(state: &State) -> std::collections::BTreeSet<String> {
+    use sha2::Digest as _;
+    marshal(state, &[])
+        .def
+        .iter()
+        .map(|op| format!("sha256:{}", hex::encode(sha2::Sha256::digest(op))))
+        .collect()
 }
 
 #[cfg(test)]
