@@ -10,10 +10,12 @@
 //! BuildKit's frontend options.
 
 pub mod context;
+pub mod contract;
 pub mod convert;
 pub mod cross;
 pub mod extension;
 pub mod image_config;
 pub mod offline;
+pub mod ops;
 pub mod options;
 pub mod targets;

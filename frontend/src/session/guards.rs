@@ -221,7 +221,7 @@ pub(crate) async fn check_guards<B: Bridge>(
     let meta = |what: &str, span: Option<Span>| {
         let m = Meta::named(format!("{label}[guards] {what}")).no_cache(opts.no_cache.all());
         match span {
-            Some(s) => m.at(convert::loc(s)),
+            Some(s) => m.at(crate::graph::ops::loc(s)),
             None => m,
         }
     };
