@@ -27,10 +27,10 @@ pub mod yaml;
 
 pub use parse::parse_spec;
 pub use resolve::{
-    BuildArgs, PREDEFINED_ARGS, ResolvedSpec, parse_exact_version, referenced_images, resolve,
-    used_args,
+    BuildArgs, PREDEFINED_ARGS, ResolvedSpec, referenced_images, resolve, used_args,
 };
 pub use source::{ReadError, SpecFile};
+pub use validate::parse_exact_version;
 
 use crate::spec::schema::{Boolean, NpmEntry, Text};
 use crate::spec::yaml::Span;
