@@ -6,7 +6,7 @@
 
 use aishell_frontend::session::build::run;
 use aishell_frontend::session::gateway::limits;
-use aishell_frontend::session::gateway::{Bridge, Duplex, GrpcBridge, GwResult};
+use aishell_frontend::session::gateway::{Duplex, GrpcBridge, GwResult};
 use aishell_proto::gateway as gw;
 use aishell_proto::gateway::llb_bridge_server::{LlbBridge, LlbBridgeServer};
 use aishell_proto::pb;
@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
 mod common;
+use common::builder::{Builder, Hooks, Solved};
 use common::{MERGE, error_of, pong, resolved, solved};
 
 const SPEC: &str = "version: 1\nfoundation:\n  from: busybox:1\n  run: [echo hi]\n";
@@ -39,67 +40,57 @@ enum Fault {
     SilentResolve,
 }
 
-/// A builder that answers like a real one except for its one fault.
-struct Faulty {
-    fault: Fault,
-    returns: Vec<gw::ReturnRequest>,
-}
+/// The shared builder's hooks for one fault: every call is answered as a working builder
+/// does, except the faulty one.
+struct Faulty(Fault);
 
-impl Faulty {
-    fn new(fault: Fault) -> Self {
-        Faulty {
-            fault,
-            returns: Vec::new(),
-        }
-    }
-
-    /// Runs the frontend against it and returns the error of its single `Return`.
-    async fn run(mut self) -> String {
-        run(&mut self, env()).await.unwrap();
-        error_of(&self.returns).to_string()
-    }
-}
-
-impl Bridge for Faulty {
-    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        if self.fault == Fault::SilentPing {
+impl Hooks for Faulty {
+    async fn ping(&mut self) -> Option<GwResult<gw::PongResponse>> {
+        if self.0 == Fault::SilentPing {
             std::future::pending::<()>().await;
         }
-        Ok(pong(MERGE))
+        None
     }
-    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
-        let spec_load = req
-            .definition
-            .as_ref()
-            .is_some_and(|d| d.def.len() == 2 && d.def[0].windows(8).any(|w| w == b"local://"));
-        if !spec_load && self.fault == Fault::PanicInSolve {
+
+    async fn solve(
+        &mut self,
+        _req: &gw::SolveRequest,
+        _id: &str,
+        what: &Solved,
+    ) -> Option<GwResult<gw::SolveResponse>> {
+        // Loading the spec still works: the panic comes once the graph is converted.
+        let spec_load = matches!(what, Solved::Local(_));
+        if !spec_load && self.0 == Fault::PanicInSolve {
             panic!("the fake builder panicked in Solve");
         }
-        Ok(solved("ref-spec", None))
+        None
     }
-    async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
-        Ok(SPEC.as_bytes().to_vec())
-    }
-    async fn stat_file(&mut self, _req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
-        Err(tonic::Status::not_found("no build context in this test"))
-    }
+
     async fn resolve_image_config(
         &mut self,
-        req: gw::ResolveImageConfigRequest,
-    ) -> GwResult<gw::ResolveImageConfigResponse> {
-        match self.fault {
+        _req: &gw::ResolveImageConfigRequest,
+    ) -> Option<GwResult<gw::ResolveImageConfigResponse>> {
+        match self.0 {
             Fault::PanicInResolve => panic!("the fake builder panicked in ResolveImageConfig"),
             Fault::SilentResolve => std::future::pending::<()>().await,
             _ => {}
         }
-        Ok(resolved(req, "", CONFIG))
+        None
     }
-    async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
-        Ok(())
+}
+
+impl Faulty {
+    fn new(fault: Fault) -> Self {
+        Faulty(fault)
     }
-    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
-        self.returns.push(req);
-        Ok(())
+
+    /// Runs the frontend against the builder with this fault and returns the error of its
+    /// single `Return`.
+    async fn run(self) -> String {
+        let mut b = Builder::serving(SPEC).with_hooks(self);
+        b.unpinned = Some(serde_json::from_slice(CONFIG).unwrap());
+        run(&mut b, env()).await.unwrap();
+        error_of(&b.returns).to_string()
     }
 }
 

@@ -1,20 +1,21 @@
-//! The whole frontend flow against a fake gateway: what is solved and returned.
+//! The whole frontend flow against the shared fake builder (tests/common/builder.rs), which
+//! runs the guards' steps with the steps' own code over the listings a test gives it: what
+//! is solved and returned.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aishell_frontend::guards::facts::{Entry, Facts, FactsRequest, Tree, gather};
 use aishell_frontend::guards::step;
-use aishell_frontend::guards::verdict::{VerdictRequest, judge};
-use aishell_frontend::session::gateway::{Bridge, GwResult};
+use aishell_frontend::session::gateway::GwResult;
 use aishell_proto::gateway as gw;
 use aishell_proto::pb;
-use llb_graph::{decode_op, op_to_json, validate};
+use llb_graph::{decode_op, validate};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 mod common;
+use common::builder::{Builder, Hooks, Listing, Local, Solved};
 use common::{
-    assert_mentions, assert_returned_ok, error_of, frontend_env as env, own_image, pong, resolved,
-    solved, solved_with, step_failed,
+    assert_mentions, assert_returned_ok, by_digest, error_of, exec_of, frontend_env as env,
+    own_image, solved_with, subgraph,
 };
 
 /// Runs the frontend as BuildKit starts it, with its own image.
@@ -22,45 +23,57 @@ async fn run(fake: &mut Fake, env: Vec<(String, String)>) -> Result<(), String> 
     aishell_frontend::session::build::run_as(fake, env, Some(&own_image())).await
 }
 
-/// (text a layer's ops contain, directory, entries as (name, is dir)).
-type Listing = (&'static str, &'static str, Vec<(&'static str, bool)>);
+/// The shared builder with what this suite's tests change.
+type Fake = Builder<FlowHooks>;
 
+/// What this suite changes in the builder: its Dockerfile frontend, whose result is set
+/// here so the tests can check what of it reaches the image (and build one that is not on
+/// the foundation), and the answers of the SBOM scanner.
 #[derive(Default)]
-struct Fake {
-    spec: Vec<u8>,
+struct FlowHooks {
     /// How the fake Dockerfile frontend builds: on the foundation input, or from elsewhere.
     dockerfile_on_foundation: bool,
-    /// Definitions of the refs handed out.
-    defs: BTreeMap<String, pb::Definition>,
-    /// What the layers hold, for the guards' facts steps: (text the layer's ops contain,
-    /// dir) -> entries (name, is dir). A folder no listing names does not exist.
-    listings: Vec<Listing>,
-    /// Layers whose build fails: (text one of its ops contains, error message).
-    failing: Vec<(&'static str, &'static str)>,
-    /// The definitions (as JSON text) of each verdict read.
-    verdicts: Vec<String>,
-    merge_enabled: bool,
-    /// The build context: path -> (Go `os.FileMode` bits, bytes).
-    context: BTreeMap<&'static str, (u32, Vec<u8>)>,
-    /// The context paths read.
-    context_reads: Vec<String>,
-    solves: Vec<gw::SolveRequest>,
-    returns: Vec<gw::ReturnRequest>,
-    warnings: Vec<String>,
-    /// The documentation address of each warning.
-    warning_urls: Vec<String>,
-    resolved: Vec<String>,
-    /// Each image resolution's resolver type (0 registry, 1 OCI layout), session and store.
-    resolvers: Vec<(i32, String, String)>,
+}
+
+impl Hooks for FlowHooks {
+    async fn solve(
+        &mut self,
+        req: &gw::SolveRequest,
+        id: &str,
+        _what: &Solved,
+    ) -> Option<GwResult<gw::SolveResponse>> {
+        (req.frontend == "dockerfile.v0")
+            .then(|| Ok(dockerfile_result(req, id, self.dockerfile_on_foundation)))
+    }
+
+    async fn read_file(
+        &mut self,
+        req: &gw::ReadFileRequest,
+        def: Option<&pb::Definition>,
+    ) -> Option<GwResult<Vec<u8>>> {
+        req.file_path.ends_with("/inventory.json").then(|| {
+            let def = def.expect("an inventory is read from a solved graph");
+            Ok(fake_inventory(def, &req.file_path))
+        })
+    }
 }
 
 impl Fake {
     fn new(spec: &str, merge_enabled: bool) -> Self {
-        Fake {
-            spec: spec.as_bytes().to_vec(),
-            merge_enabled,
-            ..Default::default()
+        let mut fake = Builder::serving(spec).with_hooks(FlowHooks::default());
+        // Any image resolves to this config, with no digest: the graph keeps the
+        // references as the spec and the options write them.
+        fake.unpinned = Some(
+            json!({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]}}),
+        );
+        if !merge_enabled {
+            fake.caps = vec![
+                ("mergeop", false),
+                ("diffop", false),
+                ("source.local", true),
+            ];
         }
+        fake
     }
 
     /// Runs the frontend with options `opts` (`key=value`) on a builder that can merge, for
@@ -80,47 +93,39 @@ impl Fake {
         fake
     }
 
-    /// Plays BuildKit building the verdict of `def`: each facts step lists its layer (from
-    /// `listings`), through the frontend's own step code, and the verdict step judges.
-    fn build_verdict(&self, def: &pb::Definition) -> GwResult<Vec<u8>> {
-        let ops: BTreeMap<String, pb::Op> = def
-            .def
-            .iter()
-            .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
-            .collect();
-        let terminal = decode_op(def.def.last().unwrap()).unwrap();
-        let verdict = &ops[&terminal.inputs[0].digest];
-        let (args, mounts) = exec_of(verdict);
-        assert_eq!(args[1..3], [step::ARG, "verdict"]);
-        let req: VerdictRequest = serde_json::from_str(&args[3]).unwrap();
-        let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
-        for m in mounts.iter().filter(|m| m.dest.starts_with(step::FACTS)) {
-            let name = m.dest[step::FACTS.len() + 1..].to_string();
-            let facts_op = &ops[&verdict.inputs[m.input as usize].digest];
-            let (fargs, fmounts) = exec_of(facts_op);
-            assert_eq!(fargs[2], "facts");
-            let layer = fmounts.iter().find(|m| m.dest == step::LAYER).unwrap();
-            assert!(layer.readonly, "the layer is mounted read-only");
-            let layer_digest = &facts_op.inputs[layer.input as usize].digest;
-            let texts = subgraph(&ops, layer_digest);
-            let text = texts.iter().map(|(_, t)| t.as_str()).collect::<String>();
-            if let Some((needle, message)) = self.failing.iter().find(|(n, _)| text.contains(n)) {
-                let (failed, _) = texts.iter().find(|(_, t)| t.contains(needle)).unwrap();
-                return Err(step_failed(message, failed));
-            }
-            let freq: FactsRequest = serde_json::from_str(&fargs[3]).unwrap();
-            let tree = FakeTree {
-                text,
-                listings: &self.listings,
-            };
-            facts.insert(name, gather(&tree, &freq).unwrap());
-        }
-        let tools: Vec<Facts> = (0..req.tools.len())
-            .map(|i| facts[&step::tool_dir(i)].clone())
-            .collect();
-        let v = judge(&req, &tools, facts.get("below"), facts.get("foundation")).unwrap();
-        Ok(serde_json::to_vec(&v).unwrap())
+    /// The references resolved, in order.
+    fn resolved(&self) -> Vec<&str> {
+        self.resolves.iter().map(|r| r.r#ref.as_str()).collect()
     }
+
+    /// The short text of each warning shown, in order.
+    fn warning_texts(&self) -> Vec<String> {
+        self.warnings
+            .iter()
+            .map(|w| String::from_utf8(w.short.clone()).unwrap())
+            .collect()
+    }
+}
+
+/// Plays BuildKit's Dockerfile frontend: one RUN on the named context (or, with
+/// `on_foundation` false, on an image of its own), and a config with an environment and a
+/// working folder of its own.
+fn dockerfile_result(req: &gw::SolveRequest, id: &str, on_foundation: bool) -> gw::SolveResponse {
+    let input = &req.frontend_inputs["aishell-foundation"];
+    let base = if on_foundation {
+        llb_graph::State::from_definition(input).unwrap()
+    } else {
+        llb_graph::Source::image("docker.io/library/debian:13").build(llb_graph::Meta::default())
+    };
+    let st = llb_graph::Exec::new(base, ["/bin/sh", "-c", "echo ext"])
+        .build(llb_graph::Meta::named("RUN echo ext"));
+    let def = llb_graph::marshal(&st, &[]);
+    let cfg = json!({"config": {"Env": ["PATH=/usr/bin:/bin", "JAVA_HOME=/opt/java"], "WorkingDir": "/work"}});
+    let metadata = BTreeMap::from([(
+        "containerimage.config".to_string(),
+        serde_json::to_vec(&cfg).unwrap(),
+    )]);
+    solved_with(id, Some(def), metadata)
 }
 
 /// Plays BuildKit building an SBOM inventory: finds the step whose output the collect op
@@ -128,11 +133,7 @@ impl Fake {
 /// scan finds `bash` (and `git` when the part holds the extension's step), an npm scan
 /// finds the tool its layer installs, with one dependency.
 fn fake_inventory(def: &pb::Definition, path: &str) -> Vec<u8> {
-    let ops: BTreeMap<String, pb::Op> = def
-        .def
-        .iter()
-        .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
-        .collect();
+    let ops = by_digest(def);
     let terminal = decode_op(def.def.last().unwrap()).unwrap();
     let collect = &ops[&terminal.inputs[0].digest];
     let Some(pb::op::Op::File(f)) = &collect.op else {
@@ -174,150 +175,6 @@ fn fake_inventory(def: &pb::Definition, path: &str) -> Vec<u8> {
     serde_json::to_vec(&inv).unwrap()
 }
 
-fn exec_of(op: &pb::Op) -> (Vec<String>, Vec<pb::Mount>) {
-    let Some(pb::op::Op::Exec(e)) = &op.op else {
-        panic!("not an exec: {op:?}")
-    };
-    (e.meta.clone().unwrap().args, e.mounts.clone())
-}
-
-/// The ops `digest` is built from, each with its JSON text.
-fn subgraph(ops: &BTreeMap<String, pb::Op>, digest: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut todo = vec![digest.to_string()];
-    while let Some(d) = todo.pop() {
-        if out.iter().any(|(x, _)| *x == d) {
-            continue;
-        }
-        let op = &ops[&d];
-        todo.extend(op.inputs.iter().map(|i| i.digest.clone()));
-        out.push((d, op_to_json(op).to_string()));
-    }
-    out
-}
-
-/// A layer as the fake's listings describe it.
-struct FakeTree<'a> {
-    text: String,
-    listings: &'a [Listing],
-}
-
-impl Tree for FakeTree<'_> {
-    fn list(&self, dir: &str) -> std::io::Result<Option<Vec<Entry>>> {
-        let found = self
-            .listings
-            .iter()
-            .find(|(needle, d, _)| self.text.contains(needle) && *d == dir);
-        Ok(found.map(|(_, _, entries)| {
-            entries
-                .iter()
-                .map(|(name, dir)| Entry {
-                    name: name.to_string(),
-                    dir: *dir,
-                    symlink: None,
-                    perm: if *dir { 0o755 } else { 0o644 },
-                    uid: 0,
-                    gid: 0,
-                })
-                .collect()
-        }))
-    }
-}
-
-impl Bridge for Fake {
-    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        let merge = self.merge_enabled;
-        Ok(pong(&[
-            ("mergeop", merge),
-            ("diffop", merge),
-            ("source.local", true),
-        ]))
-    }
-    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
-        let n = self.solves.len();
-        if req.frontend == "dockerfile.v0" {
-            // Play BuildKit's Dockerfile frontend: one RUN on the named context (or not).
-            let input = &req.frontend_inputs["aishell-foundation"];
-            let base = if self.dockerfile_on_foundation {
-                llb_graph::State::from_definition(input).unwrap()
-            } else {
-                llb_graph::Source::image("docker.io/library/debian:13")
-                    .build(llb_graph::Meta::default())
-            };
-            let st = llb_graph::Exec::new(base, ["/bin/sh", "-c", "echo ext"])
-                .build(llb_graph::Meta::named("RUN echo ext"));
-            let def = llb_graph::marshal(&st, &[]);
-            let cfg = json!({"config": {"Env": ["PATH=/usr/bin:/bin", "JAVA_HOME=/opt/java"], "WorkingDir": "/work"}});
-            self.solves.push(req);
-            let metadata = BTreeMap::from([(
-                "containerimage.config".to_string(),
-                serde_json::to_vec(&cfg).unwrap(),
-            )]);
-            return Ok(solved_with(&format!("ref-{n}"), Some(def), metadata));
-        }
-        if let Some(def) = &req.definition {
-            self.defs.insert(format!("ref-{n}"), def.clone());
-        }
-        self.solves.push(req);
-        Ok(solved(&format!("ref-{n}"), None))
-    }
-    async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
-        if req.file_path.ends_with("/inventory.json") {
-            let def = self.defs[&req.r#ref].clone();
-            return Ok(fake_inventory(&def, &req.file_path));
-        }
-        if req.file_path == step::VERDICT_FILE {
-            let def = self.defs[&req.r#ref].clone();
-            self.verdicts
-                .push(llb_graph::definition_to_json(&def).to_string());
-            return self.build_verdict(&def);
-        }
-        if let Some((_, data)) = self.context.get(req.file_path.as_str()) {
-            self.context_reads.push(req.file_path.clone());
-            return Ok(data.clone());
-        }
-        assert_eq!(req.r#ref, "ref-0");
-        assert_eq!(req.file_path, "image.yaml");
-        Ok(self.spec.clone())
-    }
-    async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
-        let (mode, data) = self
-            .context
-            .get(req.path.as_str())
-            .ok_or_else(|| tonic::Status::not_found(req.path.clone()))?;
-        Ok(gw::StatFileResponse {
-            stat: Some(aishell_proto::fsutil::Stat {
-                path: req.path.clone(),
-                mode: *mode,
-                size: data.len() as i64,
-                ..Default::default()
-            }),
-        })
-    }
-    async fn resolve_image_config(
-        &mut self,
-        req: gw::ResolveImageConfigRequest,
-    ) -> GwResult<gw::ResolveImageConfigResponse> {
-        self.resolved.push(req.r#ref.clone());
-        self.resolvers.push((
-            req.resolver_type,
-            req.session_id.clone(),
-            req.store_id.clone(),
-        ));
-        let config = json!({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]}});
-        Ok(resolved(req, "", &serde_json::to_vec(&config).unwrap()))
-    }
-    async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
-        self.warnings.push(String::from_utf8(req.short).unwrap());
-        self.warning_urls.push(req.url);
-        Ok(())
-    }
-    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
-        self.returns.push(req);
-        Ok(())
-    }
-}
-
 const SPEC: &str = "# syntax=ghcr.io/org/aishell-frontend:1
 version: 1
 foundation:
@@ -354,9 +211,9 @@ async fn builds_a_merge_of_three_parts_and_returns_once() {
     // Three solves: the spec's folder, the guards' verdict (read once), and last the image,
     // whose ref is returned.
     assert_eq!(fake.solves.len(), 3);
-    assert_eq!(fake.verdicts.len(), 1);
+    assert_eq!(fake.verdicts_read().len(), 1);
     assert_eq!(r.id, format!("ref-{}", fake.solves.len() - 1));
-    assert_eq!(fake.resolved, vec!["docker.io/aishell-test/busybox:1"]);
+    assert_eq!(fake.resolved(), vec!["docker.io/aishell-test/busybox:1"]);
 
     // The solved graph: the image merge of foundation, the extension diff and the tool.
     let def = fake.solves.last().unwrap().definition.clone().unwrap();
@@ -460,13 +317,6 @@ async fn the_harness_target_has_no_base_image_and_two_platforms_have_one_each() 
     }
 }
 
-fn by_digest(def: &pb::Definition) -> BTreeMap<String, pb::Op> {
-    def.def
-        .iter()
-        .map(|b| (format!("sha256:{}", hex(b)), decode_op(b).unwrap()))
-        .collect()
-}
-
 /// The image's own top op, below the merge that keeps the guards' verdict in the graph
 /// (`Merge(image, Diff(verdict, verdict))`), which this checks on the way.
 fn image_top(def: &pb::Definition) -> pb::Op {
@@ -490,11 +340,6 @@ fn image_top(def: &pb::Definition) -> pb::Op {
     let (args, _) = exec_of(&by_digest[&empty.inputs[0].digest]);
     assert_eq!(args[2], "verdict");
     by_digest[&top.inputs[0].digest].clone()
-}
-
-fn hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
 }
 
 #[tokio::test]
@@ -523,7 +368,7 @@ async fn stack_mode_builds_without_merge_and_warns() {
             .all(|o| !matches!(o.op, Some(pb::op::Op::Merge(_)) | Some(pb::op::Op::Diff(_))))
     );
     assert_eq!(
-        fake.warnings
+        fake.warning_texts()
             .iter()
             .filter(|w| w.contains("AISHELL_MERGE=stack"))
             .count(),
@@ -537,7 +382,8 @@ async fn spec_checks_are_shown_as_warnings_during_a_build_unless_skipped() {
     async fn warned(spec: &str) -> Vec<String> {
         let fake = Fake::ran(spec, &[]).await;
         assert_returned_ok(&fake.returns);
-        let rules = fake.warnings.iter().map(|w| w.split(": ").next().unwrap());
+        let texts = fake.warning_texts();
+        let rules = texts.iter().map(|w| w.split(": ").next().unwrap());
         rules.map(String::from).collect()
     }
     let all = warned(SPEC).await;
@@ -554,14 +400,16 @@ async fn spec_checks_are_shown_as_warnings_during_a_build_unless_skipped() {
 async fn warnings_link_their_rule_and_check_error_true_stops_the_build_before_it_builds() {
     let fake = Fake::ran(SPEC, &[]).await;
     let i = fake
-        .warnings
+        .warning_texts()
         .iter()
         .position(|w| w.starts_with("FoundationNotPinned: "))
         .unwrap();
     assert!(
-        fake.warning_urls[i].ends_with("/docs/checks.md#foundationnotpinned"),
+        fake.warnings[i]
+            .url
+            .ends_with("/docs/checks.md#foundationnotpinned"),
         "{:?}",
-        fake.warning_urls
+        fake.warnings.iter().map(|w| &w.url).collect::<Vec<_>>()
     );
 
     // `error=true` in the spec: the warnings are shown, then the build fails at the
@@ -582,7 +430,7 @@ async fn warnings_link_their_rule_and_check_error_true_stops_the_build_before_it
     );
     assert_eq!(fake.solves.len(), 1, "only the spec was loaded");
     assert!(
-        fake.warnings
+        fake.warning_texts()
             .iter()
             .any(|w| w.starts_with("FoundationNotPinned: "))
     );
@@ -675,7 +523,7 @@ harness:
 #[tokio::test]
 async fn extension_dockerfiles_are_built_by_the_dockerfile_frontend_on_the_foundation() {
     let mut fake = Fake::new(DOCKERFILE_SPEC, true);
-    fake.dockerfile_on_foundation = true;
+    fake.hooks.dockerfile_on_foundation = true;
     run(
         &mut fake,
         env(&["build-arg:JDK=21", "build-arg:AISHELL_MERGE=merge"]),
@@ -725,7 +573,7 @@ async fn extension_dockerfiles_are_built_by_the_dockerfile_frontend_on_the_found
 #[tokio::test]
 async fn an_extension_dockerfile_not_built_on_the_foundation_is_an_error() {
     let mut fake = Fake::new(DOCKERFILE_SPEC, true);
-    fake.dockerfile_on_foundation = false;
+    fake.hooks.dockerfile_on_foundation = false;
     run(&mut fake, env(&[])).await.unwrap();
     assert_mentions(
         error_of(&fake.returns),
@@ -850,8 +698,9 @@ async fn the_guards_are_one_definition_of_facts_steps_and_a_verdict_read_once() 
     assert_returned_ok(&fake.returns);
     // One read of one verdict whose definition holds every part's facts step: BuildKit
     // builds the parts side by side, and a cached build reads one small file.
-    assert_eq!(fake.verdicts.len(), 1, "one verdict read");
-    let verdict = &fake.verdicts[0];
+    let verdicts = fake.verdicts_read();
+    assert_eq!(verdicts.len(), 1, "one verdict read");
+    let verdict = &verdicts[0];
     for part in ["a-tool@1.0.0", "b-tool@2.0.0", "echo extension"] {
         assert!(verdict.contains(part), "{part} is judged by the verdict");
     }
@@ -941,15 +790,18 @@ foundation:
     let big = aishell_frontend::graph::context::FILE_MAX as usize + 1;
     let script = b"#!/bin/sh\nexec \"$@\"\n".to_vec();
     let mut fake = Fake::new(spec, true);
-    fake.context = BTreeMap::from([
-        ("docker/entrypoint.sh", (0o775, script.clone())),
-        ("conf", ((1 << 31) | 0o755, Vec::new())),
-        ("big.bin", (0o644, vec![0; big])),
-    ]);
+    fake.locals.insert(
+        "context".into(),
+        Local::files([
+            ("docker/entrypoint.sh", 0o775, script.clone()),
+            ("conf", (1 << 31) | 0o755, Vec::new()),
+            ("big.bin", 0o644, vec![0; big]),
+        ]),
+    );
     run(&mut fake, env(&[])).await.unwrap();
     assert_returned_ok(&fake.returns);
     assert_eq!(
-        fake.context_reads,
+        fake.files_read("context"),
         ["docker/entrypoint.sh"],
         "only the small file is read"
     );
@@ -1203,7 +1055,7 @@ async fn a_named_context_replaces_an_image_of_the_spec() {
     let mirror = "context:aishell-test/busybox:1=docker-image://mirror.example/busybox:1";
     let fake = Fake::ran(SPEC, &[mirror]).await;
     assert_returned_ok(&fake.returns);
-    assert_eq!(fake.resolved, ["mirror.example/busybox:1"]);
+    assert_eq!(fake.resolved(), ["mirror.example/busybox:1"]);
     let def = fake.solves.last().unwrap().definition.clone().unwrap();
     let images: Vec<String> = ops(&def)
         .into_iter()
@@ -1229,7 +1081,7 @@ async fn a_named_context_replaces_an_image_of_the_spec() {
     let mut fake = Fake::new(SPEC, true);
     let other = "context:aishell-test/busybox:1::linux/arm64=docker-image://mirror.example/b:1";
     run(&mut fake, env(&[other])).await.unwrap();
-    assert_eq!(fake.resolved, ["docker.io/aishell-test/busybox:1"]);
+    assert_eq!(fake.resolved(), ["docker.io/aishell-test/busybox:1"]);
     // A git or HTTP context cannot be an image.
     let fake = Fake::ran(
         SPEC,
@@ -1264,16 +1116,19 @@ async fn an_oci_layout_or_a_folder_context_replaces_an_image_of_the_spec() {
     let fake = Fake::ran(SPEC, &[&layout, "local-sessionid:context=x"]).await;
     assert_returned_ok(&fake.returns);
     let reference = format!("docker.io/aishell-test/busybox:1@{digest}");
-    assert_eq!(fake.resolved, std::slice::from_ref(&reference));
-    assert_eq!(fake.resolvers[0].0, 1, "resolved in the client's OCI store");
-    assert_eq!(fake.resolvers[0].2, "s0re");
+    assert_eq!(fake.resolved(), std::slice::from_ref(&reference));
+    assert_eq!(
+        fake.resolves[0].resolver_type, 1,
+        "resolved in the client's OCI store"
+    );
+    assert_eq!(fake.resolves[0].store_id, "s0re");
     let src = sources(&fake)
         .into_iter()
         .find(|s| s.identifier.starts_with("oci-layout://"))
         .expect("an oci-layout source");
     assert_eq!(src.identifier, format!("oci-layout://{reference}"));
     assert_eq!(src.attrs["oci.store"], "s0re");
-    assert_eq!(src.attrs["oci.session"], fake.resolvers[0].1);
+    assert_eq!(src.attrs["oci.session"], fake.resolves[0].session_id);
     assert!(
         !sources(&fake).iter().any(|s| s
             .identifier
@@ -1289,7 +1144,7 @@ async fn an_oci_layout_or_a_folder_context_replaces_an_image_of_the_spec() {
     )
     .await;
     assert_returned_ok(&fake.returns);
-    assert!(fake.resolved.is_empty(), "{:?}", fake.resolved);
+    assert!(fake.resolved().is_empty(), "{:?}", fake.resolved());
     assert!(
         sources(&fake)
             .iter()
@@ -1318,7 +1173,7 @@ harness:
 
 /// The SPDX document of a returned attestation, from the mkfile of its ref's definition.
 fn sbom_of(fake: &Fake, att: &gw::Attestation) -> Value {
-    let def = &fake.defs[&att.r#ref.as_ref().unwrap().id];
+    let def = fake.definition(&att.r#ref.as_ref().unwrap().id).unwrap();
     for op in ops(def) {
         if let Some(pb::op::Op::File(f)) = op.op {
             for a in f.actions {
@@ -1388,7 +1243,7 @@ async fn sbom_true_returns_the_frontends_own_spdx_document_of_every_part() {
 async fn each_part_is_read_by_a_step_of_its_own_and_the_document_is_built_on_them() {
     let fake = Fake::ran(SBOM_SPEC, &["attest:sbom="]).await;
     let att = &fake.returns[0].result.as_ref().unwrap().attestations["linux/amd64"].attestation[0];
-    let def = &fake.defs[&att.r#ref.as_ref().unwrap().id];
+    let def = fake.definition(&att.r#ref.as_ref().unwrap().id).unwrap();
     let names: Vec<String> = def
         .metadata
         .values()

@@ -5,14 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_frontend::graph::offline::{self, SpecFile};
-use aishell_frontend::session::gateway::{Bridge, GwResult};
-use aishell_proto::{gateway as gw, pb};
+use aishell_proto::pb;
 use llb_graph::{decode_op, definition_to_json, marshal};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 
 mod common;
-use common::{MERGE, frontend_env, pong, resolved, solved};
+use common::builder::{Builder, PinnedImage};
+use common::{assert_returned_ok, frontend_env};
 
 const SHA: &str = "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB";
 
@@ -141,55 +141,22 @@ fn package_caches_are_cache_mounts_and_home_is_a_tmpfs() {
     }
 }
 
-/// A builder that resolves every image to one digest and records the final solve.
-#[derive(Default)]
-struct Pinning {
-    solves: Vec<gw::SolveRequest>,
-    error: Option<String>,
-}
-
 const DIGEST: &str = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
-
-impl Bridge for Pinning {
-    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        Ok(pong(MERGE))
-    }
-    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
-        self.solves.push(req);
-        Ok(solved(&format!("ref-{}", self.solves.len()), None))
-    }
-    async fn read_file(&mut self, _req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
-        Ok(b"version: 1\nfoundation:\n  from: debian:13\n  run: [echo hi]\n".to_vec())
-    }
-    async fn stat_file(&mut self, _req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
-        Err(tonic::Status::not_found("no build context in this test"))
-    }
-    async fn resolve_image_config(
-        &mut self,
-        req: gw::ResolveImageConfigRequest,
-    ) -> GwResult<gw::ResolveImageConfigResponse> {
-        Ok(resolved(
-            req,
-            DIGEST,
-            br#"{"architecture":"amd64","os":"linux"}"#,
-        ))
-    }
-    async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
-        Ok(())
-    }
-    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
-        self.error = req.error.map(|e| e.message);
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn images_are_pinned_to_the_digest_the_builder_resolved() {
-    let mut b = Pinning::default();
+    // The builder pins the spec's one image to DIGEST, and knows no other.
+    let mut b = Builder::serving("version: 1\nfoundation:\n  from: debian:13\n  run: [echo hi]\n");
+    b.images = vec![PinnedImage {
+        reference: "docker.io/library/debian:13",
+        platform: "linux/amd64",
+        digest: DIGEST,
+        config: json!({"architecture": "amd64", "os": "linux"}),
+    }];
     aishell_frontend::session::build::run(&mut b, frontend_env(&[]))
         .await
         .unwrap();
-    assert_eq!(b.error, None);
+    assert_returned_ok(&b.returns);
     let def: &pb::Definition = b.solves.last().unwrap().definition.as_ref().unwrap();
     let images: Vec<String> = def
         .def

@@ -1,9 +1,8 @@
-//! `--call outline|targets|check` and `frontend.subrequests.describe` against a fake
-//! gateway: the metadata and JSON buildx reads, and that nothing but the spec is loaded.
+//! `--call outline|targets|check` and `frontend.subrequests.describe` against the shared
+//! fake builder (tests/common/builder.rs): the metadata and JSON buildx reads, and that nothing but the spec is loaded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_frontend::session::build::run;
-use aishell_frontend::session::gateway::{Bridge, GwResult};
 use aishell_proto::gateway as gw;
 use aishell_proto::pb;
 use base64::Engine as _;
@@ -11,32 +10,17 @@ use llb_graph::decode_op;
 use serde_json::{Value, json};
 
 mod common;
-use common::{frontend_env, solved};
+use common::builder::Builder;
+use common::frontend_env;
 
-/// A daemon that serves one spec file and records every call.
-#[derive(Default)]
-struct Fake {
-    spec: Vec<u8>,
-    pings: usize,
-    solves: Vec<gw::SolveRequest>,
-    reads: usize,
-    resolves: usize,
-    other_calls: usize,
-    returns: Vec<gw::ReturnRequest>,
-}
+/// The shared builder serving one spec file, as is: it records every call.
+type Fake = Builder;
 
 impl Fake {
-    fn new(spec: &str) -> Self {
-        Fake {
-            spec: spec.as_bytes().to_vec(),
-            ..Default::default()
-        }
-    }
-
     /// Runs the frontend with the options `opts` (e.g. `requestid=frontend.outline`) on a
     /// builder serving `spec`, and returns the builder with what it recorded.
     async fn call(spec: &str, opts: &[&str]) -> Self {
-        let mut fake = Fake::new(spec);
+        let mut fake = Fake::serving(spec);
         run(&mut fake, env(opts)).await.unwrap();
         fake
     }
@@ -62,44 +46,14 @@ impl Fake {
             })
             .collect();
         assert_eq!(sources, vec!["local://dockerfile"]);
-        assert_eq!(self.reads, 1);
-        assert_eq!(self.resolves, 0, "no image is resolved");
-        assert_eq!(self.other_calls, 0);
-    }
-}
-
-impl Bridge for Fake {
-    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        self.pings += 1;
-        Ok(gw::PongResponse::default())
-    }
-    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
-        self.solves.push(req);
-        Ok(solved("spec-ref", None))
-    }
-    async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
-        assert_eq!(req.r#ref, "spec-ref");
-        assert_eq!(req.file_path, "image.yaml");
-        self.reads += 1;
-        Ok(self.spec.clone())
-    }
-    async fn stat_file(&mut self, _req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
-        Err(tonic::Status::not_found("no build context in this test"))
-    }
-    async fn resolve_image_config(
-        &mut self,
-        _req: gw::ResolveImageConfigRequest,
-    ) -> GwResult<gw::ResolveImageConfigResponse> {
-        self.resolves += 1;
-        Err(tonic::Status::unavailable("no registry in this test"))
-    }
-    async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
-        self.other_calls += 1;
-        Ok(())
-    }
-    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
-        self.returns.push(req);
-        Ok(())
+        // The spec's file, from the ref of the spec's solve.
+        let spec_read = ("ref-0".to_string(), "image.yaml".to_string());
+        assert_eq!(self.reads, [spec_read]);
+        assert!(self.resolves.is_empty(), "no image is resolved");
+        // Answered before anything a build needs: no capabilities asked for, nothing of
+        // the context looked at, nothing shown.
+        assert_eq!(self.pings, 0);
+        assert!(self.stats.is_empty() && self.warnings.is_empty());
     }
 }
 
@@ -201,7 +155,7 @@ async fn describe_lists_the_requests_without_reading_anything() {
     .await;
     let r = fake.result();
     assert_subrequest_shape(r, false);
-    assert!(fake.solves.is_empty() && fake.reads == 0 && fake.resolves == 0);
+    assert!(fake.solves.is_empty() && fake.reads.is_empty() && fake.resolves.is_empty());
     let list = result_json(r);
     let names: Vec<&str> = list
         .as_array()
@@ -540,5 +494,5 @@ async fn an_unknown_subrequest_is_unimplemented_and_reads_nothing() {
         .expect("an errdefs.Subrequest detail");
     let body: Value = serde_json::from_slice(&detail.value).unwrap();
     assert_eq!(body, json!({"name": "frontend.convertllb"}));
-    assert!(fake.solves.is_empty() && fake.reads == 0);
+    assert!(fake.solves.is_empty() && fake.reads.is_empty());
 }

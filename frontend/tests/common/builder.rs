@@ -1,14 +1,31 @@
-//! A fake builder that answers every gateway call as a working BuildKit would, from files on
-//! disk and a table of pinned images, and records what the frontend sent it. It is the one
-//! to reach for when a test needs a whole build to succeed and wants to look at the requests
-//! (the build goldens do); tests about a builder that misbehaves keep their own fakes.
+//! The fake builder every test that runs the frontend's session uses (flow, subrequests,
+//! faults, security and the build goldens): it answers each gateway call as a working
+//! BuildKit would and records every call the frontend made, so a test can look at the
+//! requests afterwards.
 //!
-//! Its answers are fixed by its inputs only — no clock, no randomness, no host state but the
-//! files it is pointed at — so two runs of the same build send byte-identical requests.
+//! What it answers from is given, not found on the machine:
+//! - the client's folders (`locals`): a folder on disk, or files held in memory;
+//! - the images `ResolveImageConfig` knows (`images`, pinned by digest; `unpinned`, one
+//!   config for any other reference);
+//! - what the layers hold (`listings`) and which of them fail to build (`failing`), for
+//!   the merge guards' steps, which it runs with the steps' own code;
+//! - the capabilities it announces (`caps`).
+//!
+//! It also stands in for BuildKit's Dockerfile frontend, which it cannot run (see
+//! `dockerfile_frontend`).
+//!
+//! No clock, no randomness, no host state but the files it is pointed at: two runs of the
+//! same build send byte-identical requests.
+//!
+//! A test that needs the builder to behave otherwise for one call — fail it, never answer
+//! it, panic, or answer it as a particular builder would — says so through [`Hooks`], and
+//! leaves every other call as it is. That keeps one implementation of the gateway in the
+//! tests, so what "a working builder" answers is decided in one place.
 
-use super::{pong, resolved, solved, solved_with};
+use super::{by_digest, exec_of, pong, resolved, solved, solved_with, step_failed, subgraph};
+use aishell_frontend::guards::facts::{Entry, Facts, FactsRequest, Tree, gather};
 use aishell_frontend::guards::step;
-use aishell_frontend::guards::verdict::{ToolVerdict, Verdict, VerdictRequest};
+use aishell_frontend::guards::verdict::{VerdictRequest, judge};
 use aishell_frontend::session::gateway::{Bridge, GwResult};
 use aishell_proto::gateway as gw;
 use aishell_proto::pb;
@@ -33,71 +50,303 @@ pub struct PinnedImage {
     pub config: Value,
 }
 
-/// Where a solved ref's files come from, for `ReadFile` and `StatFile`.
-#[derive(Debug, Clone, PartialEq)]
-enum Loaded {
-    /// A folder of the client: a `local://NAME` source, and the folder that stands for it.
-    Folder(String, PathBuf),
-    /// The merge guards' verdict step, answered with a clean verdict.
-    Verdict(VerdictRequest),
-    /// Anything else: no files to read.
-    Opaque,
+/// A file of a [`Local::Files`]: its Go `os.FileMode` bits (what `StatFile` answers, the
+/// folder bit `1 << 31` included) and its bytes.
+#[derive(Debug, Clone)]
+pub struct File {
+    pub mode: u32,
+    pub data: Vec<u8>,
 }
 
-/// The builder. Fill `locals` and `images`, run the frontend against it, then read what it
-/// recorded.
+/// A client folder the builder serves as a local.
+#[derive(Debug, Clone)]
+pub enum Local {
+    /// A folder on disk, its files' modes answered as git records them.
+    Folder(PathBuf),
+    /// Files in memory, by path inside the folder: for tests that write their spec and
+    /// context inline, with exactly the modes they state.
+    Files(BTreeMap<String, File>),
+}
+
+impl Local {
+    /// In-memory files from (path, mode, bytes).
+    pub fn files<const N: usize>(files: [(&str, u32, Vec<u8>); N]) -> Self {
+        Local::Files(
+            files
+                .into_iter()
+                .map(|(path, mode, data)| (path.to_string(), File { mode, data }))
+                .collect(),
+        )
+    }
+}
+
+/// What a layer holds, for the guards' facts steps: (text one of the layer's ops contains,
+/// folder, the folder's entries as (name, is a folder)). A folder no listing names does not
+/// exist, so a builder without listings has layers with nothing to complain about.
+pub type Listing = (&'static str, &'static str, Vec<(&'static str, bool)>);
+
+/// What the builder took a solve for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Solved {
+    /// A client folder it serves: a definition whose one source is `local://NAME`.
+    Local(String),
+    /// The merge guards' verdict: a definition whose result is the verdict step.
+    Verdict,
+    /// A call to another frontend (`dockerfile.v0`).
+    Frontend(String),
+    /// Any other graph (the image, the SBOM): built, with no files to read.
+    Graph,
+}
+
+/// Changes to the builder's behaviour for one test. Every gateway call asks the hooks
+/// first, after recording the call: `None` lets the builder answer as it does, `Some`
+/// is the answer instead. A hook may also never return (a builder that stops answering)
+/// or panic (a failure on the builder's side of the call). The defaults change nothing.
+#[allow(async_fn_in_trait)] // implemented by concrete test types only; no Send bound needed
+pub trait Hooks {
+    async fn ping(&mut self) -> Option<GwResult<gw::PongResponse>> {
+        None
+    }
+
+    /// `id` is the ref the builder hands out for this solve, `what` what it takes the
+    /// request for.
+    async fn solve(
+        &mut self,
+        _req: &gw::SolveRequest,
+        _id: &str,
+        _what: &Solved,
+    ) -> Option<GwResult<gw::SolveResponse>> {
+        None
+    }
+
+    /// `def` is the definition whose result the read ref is (`None`: not a ref this
+    /// builder handed out for a definition).
+    async fn read_file(
+        &mut self,
+        _req: &gw::ReadFileRequest,
+        _def: Option<&pb::Definition>,
+    ) -> Option<GwResult<Vec<u8>>> {
+        None
+    }
+
+    async fn stat_file(
+        &mut self,
+        _req: &gw::StatFileRequest,
+    ) -> Option<GwResult<gw::StatFileResponse>> {
+        None
+    }
+
+    async fn resolve_image_config(
+        &mut self,
+        _req: &gw::ResolveImageConfigRequest,
+    ) -> Option<GwResult<gw::ResolveImageConfigResponse>> {
+        None
+    }
+
+    async fn warn(&mut self, _req: &gw::WarnRequest) -> Option<GwResult<()>> {
+        None
+    }
+
+    async fn return_result(&mut self, _req: &gw::ReturnRequest) -> Option<GwResult<()>> {
+        None
+    }
+}
+
+/// The builder as it is.
 #[derive(Debug, Default)]
-pub struct Builder {
+pub struct NoHooks;
+
+impl Hooks for NoHooks {}
+
+/// The builder. Give it what it serves, run the frontend against it, then read what it
+/// recorded.
+#[derive(Debug)]
+pub struct Builder<H = NoHooks> {
     /// The client's folders by local name: `dockerfile` (the spec's folder, as buildx sends
     /// the folder of `-f`) and `context`.
-    pub locals: BTreeMap<String, PathBuf>,
-    /// The images `ResolveImageConfig` knows; any other reference fails the build.
+    pub locals: BTreeMap<String, Local>,
+    /// The images `ResolveImageConfig` knows by reference and platform.
     pub images: Vec<PinnedImage>,
+    /// The config any reference not in `images` resolves to, on any platform, with no
+    /// digest (so the frontend keeps the reference as written); `None`: such a reference
+    /// fails the build, as an image missing from a registry does.
+    pub unpinned: Option<Value>,
+    /// The LLB capabilities `Ping` announces (id, enabled).
+    pub caps: Vec<(&'static str, bool)>,
+    /// What the layers hold, for the guards' facts steps.
+    pub listings: Vec<Listing>,
+    /// Layers whose build fails: (text one of the layer's ops contains, error message). The
+    /// failure comes back from the verdict's read, naming the failed step, as BuildKit
+    /// reports a step that failed while building a ref's result.
+    pub failing: Vec<(&'static str, &'static str)>,
+    /// What this test changes.
+    pub hooks: H,
+
+    /// How many times `Ping` was called.
+    pub pings: usize,
     /// Every `Solve` request, in order; solve `n` answered with ref `ref-n`.
     pub solves: Vec<gw::SolveRequest>,
     /// Every `ResolveImageConfig` request, in order.
     pub resolves: Vec<gw::ResolveImageConfigRequest>,
     /// Every `ReadFile`, as (ref, path).
     pub reads: Vec<(String, String)>,
+    /// Every `StatFile`, as (ref, path).
+    pub stats: Vec<(String, String)>,
+    /// Every `Warn`, in order.
+    pub warnings: Vec<gw::WarnRequest>,
     /// The `Return` calls (a run makes exactly one).
     pub returns: Vec<gw::ReturnRequest>,
-    /// What each ref holds.
-    loaded: BTreeMap<String, Loaded>,
+    /// What solve `n` was taken for.
+    solved: Vec<Solved>,
 }
 
 impl Builder {
     /// A builder serving `spec_dir` as the `dockerfile` local and `context_dir` as the
     /// build context, resolving `images`.
     pub fn new(spec_dir: &Path, context_dir: &Path, images: Vec<PinnedImage>) -> Self {
+        let mut b = Builder::with_locals(BTreeMap::from([
+            (
+                "dockerfile".to_string(),
+                Local::Folder(spec_dir.to_path_buf()),
+            ),
+            (
+                "context".to_string(),
+                Local::Folder(context_dir.to_path_buf()),
+            ),
+        ]));
+        b.images = images;
+        b
+    }
+
+    /// A builder serving `spec` as `image.yaml` of the `dockerfile` local (the file name
+    /// `frontend_env` names) and an empty build context, resolving no image.
+    pub fn serving(spec: &str) -> Self {
+        Builder::with_locals(BTreeMap::from([
+            (
+                "dockerfile".to_string(),
+                Local::files([("image.yaml", 0o644, spec.as_bytes().to_vec())]),
+            ),
+            ("context".to_string(), Local::files([])),
+        ]))
+    }
+
+    fn with_locals(locals: BTreeMap<String, Local>) -> Self {
         Builder {
-            locals: BTreeMap::from([
-                ("dockerfile".to_string(), spec_dir.to_path_buf()),
-                ("context".to_string(), context_dir.to_path_buf()),
-            ]),
+            locals,
+            images: Vec::new(),
+            unpinned: None,
+            // What BuildKit with the containerd image store announces: merges, and local
+            // sources with their options.
+            caps: vec![("mergeop", true), ("diffop", true), ("source.local", true)],
+            listings: Vec::new(),
+            failing: Vec::new(),
+            hooks: NoHooks,
+            pings: 0,
+            solves: Vec::new(),
+            resolves: Vec::new(),
+            reads: Vec::new(),
+            stats: Vec::new(),
+            warnings: Vec::new(),
+            returns: Vec::new(),
+            solved: Vec::new(),
+        }
+    }
+}
+
+impl<H> Builder<H> {
+    /// The same builder, changed by `hooks`.
+    pub fn with_hooks<N: Hooks>(self, hooks: N) -> Builder<N> {
+        let Builder {
+            locals,
             images,
-            ..Default::default()
+            unpinned,
+            caps,
+            listings,
+            failing,
+            hooks: _,
+            pings,
+            solves,
+            resolves,
+            reads,
+            stats,
+            warnings,
+            returns,
+            solved,
+        } = self;
+        Builder {
+            locals,
+            images,
+            unpinned,
+            caps,
+            listings,
+            failing,
+            hooks,
+            pings,
+            solves,
+            resolves,
+            reads,
+            stats,
+            warnings,
+            returns,
+            solved,
         }
     }
 
     /// What the builder took solve `n` for: `local NAME` (a client folder), `merge guards'
-    /// verdict`, `Dockerfile frontend`, or `graph` (anything else, such as the image).
+    /// verdict`, `NAME frontend` (another frontend, such as the Dockerfile one), or `graph`
+    /// (anything else, such as the image).
     pub fn kind(&self, n: usize) -> String {
-        match self.loaded.get(&format!("ref-{n}")) {
-            Some(Loaded::Folder(name, _)) => format!("local {name}"),
-            Some(Loaded::Verdict(_)) => "merge guards' verdict".into(),
-            Some(Loaded::Opaque) if !self.solves[n].frontend.is_empty() => {
-                format!("{} frontend", self.solves[n].frontend)
-            }
-            _ => "graph".into(),
+        match &self.solved[n] {
+            Solved::Local(name) => format!("local {name}"),
+            Solved::Verdict => "merge guards' verdict".into(),
+            Solved::Frontend(name) => format!("{name} frontend"),
+            Solved::Graph => "graph".into(),
         }
     }
 
-    /// The file `path` of the folder behind `r#ref`, refusing paths that leave it (the
+    /// The definition solved for `r#ref` (`None` for a ref of another frontend's result or
+    /// one this builder never handed out).
+    pub fn definition(&self, r#ref: &str) -> Option<&pb::Definition> {
+        let n = solve_of(r#ref)?;
+        self.solves.get(n)?.definition.as_ref()
+    }
+
+    /// The paths read from the local `name`, in order.
+    pub fn files_read(&self, name: &str) -> Vec<&str> {
+        self.reads
+            .iter()
+            .filter(|(r, _)| {
+                solve_of(r).and_then(|n| self.solved.get(n)) == Some(&Solved::Local(name.into()))
+            })
+            .map(|(_, path)| path.as_str())
+            .collect()
+    }
+
+    /// The definition (as llb-graph's JSON dump) of each read of the guards' verdict, in
+    /// order.
+    pub fn verdicts_read(&self) -> Vec<String> {
+        self.reads
+            .iter()
+            .filter(|(r, _)| solve_of(r).and_then(|n| self.solved.get(n)) == Some(&Solved::Verdict))
+            .map(|(r, _)| llb_graph::definition_to_json(self.definition(r).unwrap()).to_string())
+            .collect()
+    }
+
+    /// The file `path` of the local behind `r#ref`, refusing paths that leave it (the
     /// frontend must never ask for them; a real builder would not serve them either).
-    fn file(&self, r#ref: &str, path: &str) -> GwResult<PathBuf> {
-        let Some(Loaded::Folder(_, dir)) = self.loaded.get(r#ref) else {
+    fn file(&self, r#ref: &str, path: &str) -> GwResult<FileAt<'_>> {
+        let local = solve_of(r#ref).and_then(|n| match self.solved.get(n) {
+            Some(Solved::Local(name)) => Some(name),
+            _ => None,
+        });
+        let Some(name) = local else {
             return Err(tonic::Status::not_found(format!("{ref} has no files")));
         };
+        self.local_file(name, path)
+    }
+
+    /// The file `path` of the local `name`.
+    fn local_file(&self, name: &str, path: &str) -> GwResult<FileAt<'_>> {
         let rel = Path::new(path);
         if !rel
             .components()
@@ -107,7 +356,17 @@ impl Builder {
                 "{path} leaves the folder"
             )));
         }
-        Ok(dir.join(rel))
+        match &self.locals[name] {
+            Local::Folder(dir) => Ok(FileAt::Disk(dir.join(rel))),
+            Local::Files(files) => {
+                // `./a/b` and `a/b` are the same file.
+                let key: PathBuf = rel.components().collect();
+                files
+                    .get(key.to_str().unwrap())
+                    .map(FileAt::Memory)
+                    .ok_or_else(|| tonic::Status::not_found(format!("{name}: no {path}")))
+            }
+        }
     }
 
     /// Plays BuildKit's Dockerfile frontend, which this fake cannot run: the result is one
@@ -115,15 +374,14 @@ impl Builder {
     /// on the foundation, as the frontend checks, and changes exactly when the Dockerfile
     /// does), and its config is the foundation's (which `FROM aishell:base` inherits) with one
     /// variable naming that digest, so the extension's config visibly reaches the image's.
-    fn dockerfile_frontend(&self, req: &gw::SolveRequest, n: usize) -> GwResult<gw::SolveResponse> {
+    fn dockerfile_frontend(&self, n: usize) -> GwResult<gw::SolveResponse> {
+        let req = &self.solves[n];
         let input = req
             .frontend_inputs
             .get("aishell-foundation")
             .expect("the foundation is handed to the Dockerfile frontend");
         let name = &req.frontend_opt["filename"];
-        let dir = &self.locals["dockerfile"];
-        let text = std::fs::read(dir.join(name))
-            .map_err(|e| tonic::Status::not_found(format!("{name}: {e}")))?;
+        let text = self.local_file("dockerfile", name)?.read()?;
         let marker = format!("{name}@sha256:{}", hex::encode(Sha256::digest(&text)));
         let base = llb_graph::State::from_definition(input).unwrap();
         let platform = req.frontend_opt["platform"].clone();
@@ -156,95 +414,209 @@ impl Builder {
             metadata,
         ))
     }
+
+    /// Plays BuildKit building the verdict of `def`: each facts step lists its layer (from
+    /// `listings`) through the frontend's own step code, and the verdict step judges, also
+    /// with the frontend's code. A layer in `failing` fails the read instead.
+    fn build_verdict(&self, def: &pb::Definition) -> GwResult<Vec<u8>> {
+        let ops = by_digest(def);
+        let terminal = decode_op(def.def.last().unwrap()).unwrap();
+        let verdict = &ops[&terminal.inputs[0].digest];
+        let (args, mounts) = exec_of(verdict);
+        assert_eq!(args[1..3], [step::ARG, "verdict"]);
+        let req: VerdictRequest = serde_json::from_str(&args[3]).unwrap();
+        let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
+        for m in mounts.iter().filter(|m| m.dest.starts_with(step::FACTS)) {
+            let name = m.dest[step::FACTS.len() + 1..].to_string();
+            let facts_op = &ops[&verdict.inputs[m.input as usize].digest];
+            let (fargs, fmounts) = exec_of(facts_op);
+            assert_eq!(fargs[2], "facts");
+            let layer = fmounts.iter().find(|m| m.dest == step::LAYER).unwrap();
+            assert!(layer.readonly, "the layer is mounted read-only");
+            let layer_digest = &facts_op.inputs[layer.input as usize].digest;
+            let texts = subgraph(&ops, layer_digest);
+            let text = texts.iter().map(|(_, t)| t.as_str()).collect::<String>();
+            if let Some((needle, message)) = self.failing.iter().find(|(n, _)| text.contains(n)) {
+                let (failed, _) = texts.iter().find(|(_, t)| t.contains(needle)).unwrap();
+                return Err(step_failed(message, failed));
+            }
+            let freq: FactsRequest = serde_json::from_str(&fargs[3]).unwrap();
+            let tree = ListedTree {
+                text,
+                listings: &self.listings,
+            };
+            facts.insert(name, gather(&tree, &freq).unwrap());
+        }
+        let tools: Vec<Facts> = (0..req.tools.len())
+            .map(|i| facts[&step::tool_dir(i)].clone())
+            .collect();
+        let v = judge(&req, &tools, facts.get("below"), facts.get("foundation")).unwrap();
+        Ok(serde_json::to_vec(&v).unwrap())
+    }
 }
 
-/// What a definition loads: a client folder (its only source is `local://NAME`), the
-/// guards' verdict (its result is the verdict step's output), or something else.
-fn loaded(def: &pb::Definition, locals: &BTreeMap<String, PathBuf>) -> Loaded {
-    let ops: Vec<pb::Op> = def.def.iter().map(|b| decode_op(b).unwrap()).collect();
-    for op in &ops {
-        if let Some(pb::op::Op::Exec(e)) = &op.op {
-            let args = &e.meta.as_ref().unwrap().args;
-            if args.len() == 4 && args[1] == step::ARG && args[2] == "verdict" {
-                return Loaded::Verdict(serde_json::from_str(&args[3]).unwrap());
+/// The solve that handed out `r#ref` (`ref-n`).
+fn solve_of(r#ref: &str) -> Option<usize> {
+    r#ref.strip_prefix("ref-")?.parse().ok()
+}
+
+/// A file found in a local.
+enum FileAt<'a> {
+    Disk(PathBuf),
+    Memory(&'a File),
+}
+
+impl FileAt<'_> {
+    fn read(&self) -> GwResult<Vec<u8>> {
+        match self {
+            FileAt::Disk(path) => {
+                std::fs::read(path).map_err(|e| tonic::Status::not_found(format!("{path:?}: {e}")))
             }
+            FileAt::Memory(f) => Ok(f.data.clone()),
         }
     }
-    // A definition is its ops plus a terminal op that names the result; a local load is a
-    // single source op.
-    if let [op, _terminal] = ops.as_slice()
-        && let Some(pb::op::Op::Source(s)) = &op.op
-        && let Some(name) = s.identifier.strip_prefix("local://")
-    {
-        return match locals.get(name) {
-            Some(dir) => Loaded::Folder(name.to_string(), dir.clone()),
-            None => Loaded::Opaque,
-        };
+
+    /// Go `os.FileMode` bits and size.
+    fn stat(&self) -> GwResult<(u32, i64)> {
+        match self {
+            FileAt::Disk(path) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| tonic::Status::not_found(format!("{path:?}: {e}")))?;
+                if !meta.is_file() {
+                    return Err(tonic::Status::unimplemented("only regular files are faked"));
+                }
+                // Git keeps only the executable bit, and a checkout's other bits follow the
+                // umask: answer what git records, so the files inlined into the graph do not
+                // depend on who checked the repository out.
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if meta.permissions().mode() & 0o111 != 0 {
+                    0o755
+                } else {
+                    0o644
+                };
+                Ok((mode, meta.len() as i64))
+            }
+            FileAt::Memory(f) => Ok((f.mode, f.data.len() as i64)),
+        }
     }
-    Loaded::Opaque
 }
 
-impl Bridge for Builder {
+/// What a definition loads: a client folder (its only source is `local://NAME` of a local
+/// this builder serves), the guards' verdict (its result is the verdict step's output), or
+/// another graph.
+fn solved_as(def: &pb::Definition, locals: &BTreeMap<String, Local>) -> Solved {
+    let ops = by_digest(def);
+    // A definition is its ops plus a terminal op that names the result.
+    let terminal = decode_op(def.def.last().unwrap()).unwrap();
+    let result = &ops[&terminal.inputs[0].digest];
+    if let Some(pb::op::Op::Exec(e)) = &result.op {
+        let args = &e.meta.as_ref().unwrap().args;
+        if args.len() == 4 && args[1] == step::ARG && args[2] == "verdict" {
+            return Solved::Verdict;
+        }
+    }
+    if def.def.len() == 2
+        && let Some(pb::op::Op::Source(s)) = &result.op
+        && let Some(name) = s.identifier.strip_prefix("local://")
+        && locals.contains_key(name)
+    {
+        return Solved::Local(name.to_string());
+    }
+    Solved::Graph
+}
+
+/// A layer as the builder's listings describe it.
+struct ListedTree<'a> {
+    /// The layer's ops, as JSON text.
+    text: String,
+    listings: &'a [Listing],
+}
+
+impl Tree for ListedTree<'_> {
+    fn list(&self, dir: &str) -> std::io::Result<Option<Vec<Entry>>> {
+        let found = self
+            .listings
+            .iter()
+            .find(|(needle, d, _)| self.text.contains(needle) && *d == dir);
+        Ok(found.map(|(_, _, entries)| {
+            entries
+                .iter()
+                .map(|(name, dir)| Entry {
+                    name: name.to_string(),
+                    dir: *dir,
+                    symlink: None,
+                    perm: if *dir { 0o755 } else { 0o644 },
+                    uid: 0,
+                    gid: 0,
+                })
+                .collect()
+        }))
+    }
+}
+
+impl<H: Hooks> Bridge for Builder<H> {
     async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        Ok(pong(&[
-            ("mergeop", true),
-            ("diffop", true),
-            ("source.local", true),
-        ]))
+        self.pings += 1;
+        if let Some(answer) = self.hooks.ping().await {
+            return answer;
+        }
+        Ok(pong(&self.caps))
     }
 
     async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
         let n = self.solves.len();
         let id = format!("ref-{n}");
-        let resp = if req.frontend == "dockerfile.v0" {
-            self.loaded.insert(id.clone(), Loaded::Opaque);
-            self.dockerfile_frontend(&req, n)
+        let what = if !req.frontend.is_empty() {
+            Solved::Frontend(req.frontend.clone())
         } else {
             let def = req.definition.as_ref().expect("a solve of a definition");
-            self.loaded.insert(id.clone(), loaded(def, &self.locals));
-            Ok(solved(&id, None))
+            solved_as(def, &self.locals)
         };
         self.solves.push(req);
-        resp
+        self.solved.push(what);
+        if let Some(answer) = self
+            .hooks
+            .solve(&self.solves[n], &id, &self.solved[n])
+            .await
+        {
+            return answer;
+        }
+        match &self.solved[n] {
+            Solved::Frontend(name) if name == "dockerfile.v0" => self.dockerfile_frontend(n),
+            Solved::Frontend(name) => Err(tonic::Status::unimplemented(format!(
+                "the fake builder runs no frontend {name}"
+            ))),
+            _ => Ok(solved(&id, None)),
+        }
     }
 
     async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         self.reads.push((req.r#ref.clone(), req.file_path.clone()));
-        if let Some(Loaded::Verdict(v)) = self.loaded.get(&req.r#ref) {
-            assert_eq!(req.file_path, step::VERDICT_FILE);
-            // Nothing to complain about: every tool clean, no extension under the prefix,
-            // no collision.
-            let verdict = Verdict {
-                tools: vec![ToolVerdict::default(); v.tools.len()],
-                ..Default::default()
-            };
-            return Ok(serde_json::to_vec(&verdict).unwrap());
+        let n = solve_of(&req.r#ref);
+        let def = n
+            .and_then(|n| self.solves.get(n))
+            .and_then(|s| s.definition.as_ref());
+        if let Some(answer) = self.hooks.read_file(&req, def).await {
+            return answer;
         }
-        let path = self.file(&req.r#ref, &req.file_path)?;
-        std::fs::read(&path).map_err(|e| tonic::Status::not_found(format!("{path:?}: {e}")))
+        if n.and_then(|n| self.solved.get(n)) == Some(&Solved::Verdict) {
+            assert_eq!(req.file_path, step::VERDICT_FILE);
+            return self.build_verdict(def.unwrap());
+        }
+        self.file(&req.r#ref, &req.file_path)?.read()
     }
 
     async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
-        let path = self.file(&req.r#ref, &req.path)?;
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| tonic::Status::not_found(format!("{path:?}: {e}")))?;
-        if !meta.is_file() {
-            return Err(tonic::Status::unimplemented("only regular files are faked"));
+        self.stats.push((req.r#ref.clone(), req.path.clone()));
+        if let Some(answer) = self.hooks.stat_file(&req).await {
+            return answer;
         }
-        // Git keeps only the executable bit, and a checkout's other bits follow the umask:
-        // answer what git records, so the files inlined into the graph do not depend on who
-        // checked the repository out.
-        use std::os::unix::fs::PermissionsExt;
-        let mode = if meta.permissions().mode() & 0o111 != 0 {
-            0o755
-        } else {
-            0o644
-        };
+        let (mode, size) = self.file(&req.r#ref, &req.path)?.stat()?;
         Ok(gw::StatFileResponse {
             stat: Some(aishell_proto::fsutil::Stat {
                 path: req.path.clone(),
                 mode,
-                size: meta.len() as i64,
+                size,
                 ..Default::default()
             }),
         })
@@ -255,27 +627,43 @@ impl Bridge for Builder {
         req: gw::ResolveImageConfigRequest,
     ) -> GwResult<gw::ResolveImageConfigResponse> {
         self.resolves.push(req.clone());
+        if let Some(answer) = self.hooks.resolve_image_config(&req).await {
+            return answer;
+        }
         let platform = platform_of(req.platform.as_ref());
-        let Some(image) = self
+        let pinned = self
             .images
             .iter()
-            .find(|i| i.reference == req.r#ref && i.platform == platform)
-        else {
-            return Err(tonic::Status::not_found(format!(
+            .find(|i| i.reference == req.r#ref && i.platform == platform);
+        match (pinned, &self.unpinned) {
+            (Some(image), _) => {
+                let config = serde_json::to_vec(&image.config).unwrap();
+                Ok(resolved(req, image.digest, &config))
+            }
+            (None, Some(config)) => {
+                let config = serde_json::to_vec(config).unwrap();
+                Ok(resolved(req, "", &config))
+            }
+            (None, None) => Err(tonic::Status::not_found(format!(
                 "the fake builder has no pinned image {} for {platform}",
                 req.r#ref
-            )));
-        };
-        let config = serde_json::to_vec(&image.config).unwrap();
-        Ok(resolved(req, image.digest, &config))
+            ))),
+        }
     }
 
-    async fn warn(&mut self, _req: gw::WarnRequest) -> GwResult<()> {
+    async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
+        self.warnings.push(req.clone());
+        if let Some(answer) = self.hooks.warn(&req).await {
+            return answer;
+        }
         Ok(())
     }
 
     async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
-        self.returns.push(req);
+        self.returns.push(req.clone());
+        if let Some(answer) = self.hooks.return_result(&req).await {
+            return answer;
+        }
         Ok(())
     }
 }

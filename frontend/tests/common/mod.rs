@@ -1,12 +1,14 @@
-//! What the tests that run the frontend against a fake builder share: the environment
-//! BuildKit starts a frontend with, the answers a builder gives, and checks of the single
-//! `Return`. Each fake keeps only what makes it different (what it records, where it fails).
+//! What the tests that run the frontend against a fake builder share: the fake builder
+//! itself ([`builder`]; a suite changes only what its tests need through its hooks), the
+//! environment BuildKit starts a frontend with, the answers a builder gives, checks of the
+//! single `Return`, and reading the definitions the frontend sent.
 // Every test file compiles this module on its own and uses a part of it.
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_proto::gateway as gw;
 use aishell_proto::{apicaps, pb};
+use std::collections::BTreeMap;
 
 pub mod builder;
 
@@ -169,4 +171,40 @@ pub fn step_failed(message: &str, digest: &str) -> tonic::Status {
     }
     .encode_to_vec();
     tonic::Status::with_details(tonic::Code::Unknown, message, details.into())
+}
+
+/// The ops of a definition by digest (`sha256:…` of each op's bytes, as inputs name them).
+pub fn by_digest(def: &pb::Definition) -> BTreeMap<String, pb::Op> {
+    use sha2::Digest;
+    def.def
+        .iter()
+        .map(|b| {
+            let digest = hex::encode(sha2::Sha256::digest(b));
+            (format!("sha256:{digest}"), llb_graph::decode_op(b).unwrap())
+        })
+        .collect()
+}
+
+/// The arguments and mounts of an exec op; fails on any other op.
+#[track_caller]
+pub fn exec_of(op: &pb::Op) -> (Vec<String>, Vec<pb::Mount>) {
+    let Some(pb::op::Op::Exec(e)) = &op.op else {
+        panic!("not an exec: {op:?}")
+    };
+    (e.meta.clone().unwrap().args, e.mounts.clone())
+}
+
+/// The ops `digest` is built from, each with its JSON text.
+pub fn subgraph(ops: &BTreeMap<String, pb::Op>, digest: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![digest.to_string()];
+    while let Some(d) = todo.pop() {
+        if out.iter().any(|(x, _)| *x == d) {
+            continue;
+        }
+        let op = &ops[&d];
+        todo.extend(op.inputs.iter().map(|i| i.digest.clone()));
+        out.push((d, llb_graph::op_to_json(op).to_string()));
+    }
+    out
 }
