@@ -1,10 +1,12 @@
-//! Every command shown in the docs is exercised by a test.
+//! Every command shown in the docs is exercised by a test, or listed as untested with the
+//! reason.
 //!
-//! This test reads every Markdown file of the repository and takes the fenced code blocks
-//! whose language is `sh` as commands a reader is meant to run, one per line (a line ending
-//! in `\` continues on the next). Other blocks are illustrations (`text` for output samples
-//! and for commands that only show what something runs, `yaml`, `mermaid`, …). Each command
-//! is one of:
+//! This test reads every Markdown file of the repository (as CommonMark, with
+//! `pulldown-cmark`) and takes the fenced code blocks whose language is `sh` as commands a
+//! reader is meant to run, one per line (a line ending in `\` continues on the next). Other
+//! blocks are illustrations (`text` for output samples and for commands that only show what
+//! something runs, `yaml`, `mermaid`, …). The words of each command are shell words (`shlex`).
+//! Each command is one of:
 //!
 //! * **run here**: `aishell-frontend …` and the file commands around it (`cp`, `sed`, `git`,
 //!   …). Each document's runnable commands run in order, in one bash session, in a fresh
@@ -12,316 +14,396 @@
 //!   beside it, a git history of two commits, `HOME` and `/tmp/` inside the sandbox, the
 //!   built `aishell-frontend` on `PATH`. Each must exit with the documented status: 0, or
 //!   the `N` of an `# exits N` comment on its line.
-//! * **needs an engine**: `docker …` and `scripts/…`, which this test does not run. Each must
-//!   match an entry of [`ENGINE_COMMANDS`] naming the end-to-end test (or script) that does
-//!   the same thing; the entry is checked to still exist in that file.
+//! * **an engine command** (`docker …`, `buildctl …`): it must match an entry of
+//!   [`ENGINE_COMMANDS`] naming the end-to-end test function that runs it, and that
+//!   function's code (with the functions it calls, in its file and in the end-to-end
+//!   library) must pass every option the documented command passes: see [`shape_wants`] for
+//!   what counts. Or it is listed in [`UNTESTED`] with the reason no test runs it.
+//! * **a script or a long run** (`scripts/…`, `bench/…`, installers): it must match an entry
+//!   of [`SCRIPT_COMMANDS`] naming the file (a script or a test) that runs the same thing and
+//!   the text that shows it there.
 //! * anything else fails the test, with the file, line and the ways to fix it.
 //!
 //! An output sample fenced ```` ```text output ```` right after an `sh` block is checked
 //! against what that block's last command printed (stdout and stderr): each of its lines
 //! must be a line of the output, or, where it has `…`, start one.
 //!
-//! [`NOT_YET_TESTED`] lists the few documented commands no test exercises yet; they are
-//! printed on every run so the gap stays visible.
+//! Nothing is printed when every check passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_proto::pb;
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use prost::Message;
-use std::collections::BTreeSet;
+use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_aishell-frontend");
 
-/// A documented command that needs an engine, and the test that exercises the same thing.
-struct Mapped {
+/// The end-to-end library: the helpers through which the tests run `docker` (`Docker::build`
+/// adds `-f`, `-t` and `--load`, for example), so a test's arguments are read with theirs.
+const E2E_LIB: &str = "tests/e2e/src/lib.rs";
+
+/// A documented engine command and the end-to-end test function that runs it.
+struct Engine {
     /// The command as written in the docs (whitespace collapsed, comment removed); `*`
-    /// matches any text.
+    /// matches any text. The first entry that matches is the command's.
     pattern: &'static str,
     /// The file holding the test, relative to the repository root.
     test: &'static str,
-    /// Text that must occur in that file: the test function (or script line) itself.
+    /// The test function. Its code, and the code of the functions it calls, must pass each
+    /// option of the documented command ([`shape_wants`]).
+    function: &'static str,
+}
+
+/// Engine commands (`docker …`, `buildctl …`) of the docs, each with the end-to-end test
+/// that runs the same command (with its own tags, registry and paths).
+const ENGINE_COMMANDS: &[Engine] = &[
+    // docs/ci.md: CI runners (a fresh standalone buildkitd per job, a registry cache),
+    // each exercised by tests/e2e/tests/ci_runners.rs. The project job with two caches
+    // comes first: the one-cache pattern would match it too.
+    Engine {
+        pattern: "docker buildx create --name ci --driver remote unix://*",
+        test: "tests/e2e/tests/ci_runners.rs",
+        function: "a_harness_bump_on_a_fresh_runner_pulls_nothing_of_the_extension",
+    },
+    Engine {
+        pattern: "docker buildx build --builder ci -f .aishell/image.yaml -t * --push --cache-from type=registry,ref=* --cache-from type=registry,ref=* --cache-to type=registry,ref=*,mode=max .",
+        test: "tests/e2e/tests/ci_runners.rs",
+        function: "projects_import_the_harness_job_cache_and_install_nothing",
+    },
+    Engine {
+        pattern: "docker buildx build --builder ci -f .aishell/image.yaml -t * --push --cache-from type=registry,ref=* --cache-to type=registry,ref=*,mode=max .",
+        test: "tests/e2e/tests/ci_runners.rs",
+        function: "a_harness_bump_on_a_fresh_runner_pulls_nothing_of_the_extension",
+    },
+    Engine {
+        pattern: "buildctl --addr unix://* build --frontend dockerfile.v0 --local context=. --local dockerfile=.aishell --opt filename=image.yaml --output type=image,name=*,push=true --import-cache type=registry,ref=* --export-cache type=registry,ref=*,mode=max",
+        test: "tests/e2e/tests/ci_runners.rs",
+        function: "buildctl_runs_the_same_job",
+    },
+    Engine {
+        pattern: "docker buildx build --builder ci -f .aishell/image.yaml --target harness --cache-to type=registry,ref=*,mode=max .",
+        test: "tests/e2e/tests/ci_runners.rs",
+        function: "projects_import_the_harness_job_cache_and_install_nothing",
+    },
+    // docs/buildx.md: the buildx features, each exercised by tests/e2e/tests/buildx.rs
+    // (listed before the generic build pattern below, which would match some of them).
+    Engine {
+        pattern: "docker buildx imagetools inspect * --format '{{ json .SBOM.SPDX }}'",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "sbom_lists_every_part_and_a_bump_reads_only_the_bumped_tool",
+    },
+    Engine {
+        pattern: "docker buildx build --secret id=npmrc,src=* -f .aishell/image.yaml .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "an_npmrc_secret_configures_npm_and_is_in_no_layer",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml --secret id=npmrc,src=* -t * --load .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "an_npmrc_secret_configures_npm_and_is_in_no_layer",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml --output type=image,name=*,oci-mediatypes=true,compression=zstd,push=true .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "a_zstd_export_compresses_the_new_layers_with_zstd_and_runs",
+    },
+    Engine {
+        pattern: "docker build -f .aishell/image.yaml -t * .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "metadata_file_load_target_build_arg_and_plain_docker_build",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml --build-arg * -t * --load .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "metadata_file_load_target_build_arg_and_plain_docker_build",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml --target * -t * --load .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "metadata_file_load_target_build_arg_and_plain_docker_build",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml -t * --load --metadata-file * .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "metadata_file_load_target_build_arg_and_plain_docker_build",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml -t * --push .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "push_to_a_registry_and_a_harness_bump_pushes_one_new_layer",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml -t * --load --cache-to type=registry,* --cache-from type=registry,* .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "registry_cache_survives_a_pruned_builder",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml -t * --load --cache-to type=local,* --cache-from type=local,* .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "local_cache_survives_a_pruned_builder",
+    },
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml --platform linux/amd64,linux/arm64 -t * --push .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "several_platforms_give_one_index_with_the_right_binaries",
+    },
+    // The test passes SOURCE_DATE_EPOCH as the build argument buildx makes of the variable.
+    Engine {
+        pattern: "SOURCE_DATE_EPOCH=* docker buildx build -f .aishell/image.yaml --target harness --output type=oci,dest=*,rewrite-timestamp=true .",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "harness_layers_are_reproducible_from_clean_caches",
+    },
+    Engine {
+        pattern: "docker buildx bake --print image",
+        test: "tests/e2e/tests/buildx.rs",
+        function: "the_bake_file_of_the_docs_resolves",
+    },
+    // Building a spec through `# syntax=`, and looking at the result.
+    Engine {
+        pattern: "docker buildx build -f .aishell/image.yaml -t * .",
+        test: "tests/e2e/tests/merge.rs",
+        function: "three_parts_merge_and_a_harness_bump_changes_only_its_layer",
+    },
+    Engine {
+        pattern: "docker buildx build -f examples/aishell/.aishell/image.yaml --build-arg NPM_REGISTRY=\"$(npm config get registry | sed 's:/*$::')\" -t * examples/aishell",
+        test: "tests/e2e/tests/examples.rs",
+        function: "example_aishell",
+    },
+    Engine {
+        pattern: "docker buildx build --call check -f .aishell/image.yaml .",
+        test: "tests/e2e/tests/calls.rs",
+        function: "call_check_on_a_clean_spec_exits_zero",
+    },
+    Engine {
+        pattern: "docker run --rm hello:*",
+        test: "tests/e2e/tests/examples.rs",
+        function: "example_hello",
+    },
+    Engine {
+        pattern: "docker image inspect --format '{{json .RootFS.Layers}}' *",
+        test: "tests/e2e/tests/merge.rs",
+        function: "three_parts_merge_and_a_harness_bump_changes_only_its_layer",
+    },
+    // Publishing through a registry (docs/getting-started.md, docs/buildx.md): the tests
+    // push to a registry on loopback in place of ghcr.io and registry.example.com.
+    Engine {
+        pattern: "docker buildx bake --push",
+        test: "tests/e2e/tests/publish.rs",
+        function: "the_bake_file_of_the_docs_pushes_the_image_and_exports_the_harness",
+    },
+    Engine {
+        pattern: "docker buildx bake harness",
+        test: "tests/e2e/tests/publish.rs",
+        function: "the_bake_file_of_the_docs_pushes_the_image_and_exports_the_harness",
+    },
+    Engine {
+        pattern: "docker buildx build -f Dockerfile.frontend -t ghcr.io/org/aishell-frontend:1 .",
+        test: "tests/e2e/tests/publish.rs",
+        function: "the_frontend_image_compiles_from_dockerfile_frontend_as_documented",
+    },
+    Engine {
+        pattern: "docker buildx build -f Dockerfile.frontend --platform linux/amd64,linux/arm64 -t ghcr.io/org/aishell-frontend:1 --push .",
+        test: "tests/e2e/tests/publish.rs",
+        function: "the_frontend_image_is_compiled_for_two_platforms_and_pushed_as_documented",
+    },
+];
+
+/// Documented commands that no test runs, each with the reason. A command here must not
+/// also match [`ENGINE_COMMANDS`]: it is one or the other.
+const UNTESTED: &[(&str, &str)] = &[
+    (
+        "docker buildx build -f .aishell/image.yaml --provenance=mode=max --sbom=true --push -t * .",
+        "no test passes both: provenance_names_the_foundation_the_tools_and_the_frontend builds with --provenance=mode=max, sbom_lists_every_part_and_a_bump_reads_only_the_bumped_tool with --sbom=true and --provenance=false",
+    ),
+    (
+        "docker run --rm -it aishell:ext-example",
+        "-it needs a terminal, which a test has not; example_aishell runs the image's commands with docker run --rm",
+    ),
+    (
+        "docker image inspect --format '{{json .Config.Labels}}' *",
+        "the tests read labels through --format '{{json .Config}}' (Docker::config of the end-to-end library), not this template",
+    ),
+    (
+        "buildctl build --local context=. --output type=oci,dest=*",
+        "no end-to-end test solves a definition piped from aishell-frontend llb; this test checks that the piped bytes are a definition and that buildctl gets every local it reads",
+    ),
+];
+
+/// A documented command that is not an engine command but needs the engine's machine or a
+/// long run (the repository's scripts, installers, benchmarks), and where the same thing runs.
+struct Scripted {
+    /// As in [`Engine::pattern`].
+    pattern: &'static str,
+    /// The file that runs it (a script or a test), relative to the repository root.
+    file: &'static str,
+    /// Text that must occur in that file: the script line or test function itself.
     item: &'static str,
 }
 
-/// Commands that need a Docker engine or the repository's engine scripts.
-const ENGINE_COMMANDS: &[Mapped] = &[
-    // docs/buildx.md: the buildx features, each exercised by tests/e2e/tests/buildx.rs
-    // (listed first: the generic build pattern below would also match some of them).
-    // docs/ci.md: CI runners (a fresh standalone buildkitd per job, a registry cache),
-    // each exercised by tests/e2e/tests/ci_runners.rs.
-    Mapped {
-        pattern: "docker buildx create --name ci --driver remote unix://*",
-        test: "tests/e2e/tests/ci_runners.rs",
-        item: "fn a_harness_bump_on_a_fresh_runner_pulls_nothing_of_the_extension",
-    },
-    // The project job with two caches first: the one-cache pattern would match it too.
-    Mapped {
-        pattern: "docker buildx build --builder ci -f .aishell/image.yaml -t * --push --cache-from type=registry,ref=* --cache-from type=registry,ref=* --cache-to type=registry,ref=*,mode=max .",
-        test: "tests/e2e/tests/ci_runners.rs",
-        item: "fn projects_import_the_harness_job_cache_and_install_nothing",
-    },
-    Mapped {
-        pattern: "docker buildx build --builder ci -f .aishell/image.yaml -t * --push --cache-from type=registry,ref=* --cache-to type=registry,ref=*,mode=max .",
-        test: "tests/e2e/tests/ci_runners.rs",
-        item: "fn a_harness_bump_on_a_fresh_runner_pulls_nothing_of_the_extension",
-    },
-    Mapped {
-        pattern: "buildctl --addr unix://* build --frontend dockerfile.v0 --local context=. --local dockerfile=.aishell --opt filename=image.yaml --output type=image,name=*,push=true --import-cache type=registry,ref=* --export-cache type=registry,ref=*,mode=max",
-        test: "tests/e2e/tests/ci_runners.rs",
-        item: "fn buildctl_runs_the_same_job",
-    },
-    Mapped {
-        pattern: "docker buildx build --builder ci -f .aishell/image.yaml --target harness --cache-to type=registry,ref=*,mode=max .",
-        test: "tests/e2e/tests/ci_runners.rs",
-        item: "fn projects_import_the_harness_job_cache_and_install_nothing",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml --provenance=mode=max --sbom=true --push -t * .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn sbom_lists_every_part_and_a_bump_reads_only_the_bumped_tool",
-    },
-    Mapped {
-        pattern: "docker buildx imagetools inspect * --format '{{ json .SBOM.SPDX }}'",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn sbom_lists_every_part_and_a_bump_reads_only_the_bumped_tool",
-    },
-    Mapped {
-        pattern: "docker buildx build --secret id=npmrc,src=* -f .aishell/image.yaml .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn an_npmrc_secret_configures_npm_and_is_in_no_layer",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml --secret id=npmrc,src=* -t * --load .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn an_npmrc_secret_configures_npm_and_is_in_no_layer",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml --output type=image,name=*,oci-mediatypes=true,compression=zstd,push=true .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn a_zstd_export_compresses_the_new_layers_with_zstd_and_runs",
-    },
-    Mapped {
-        pattern: "docker build -f .aishell/image.yaml -t * .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn metadata_file_load_target_build_arg_and_plain_docker_build",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml --build-arg * -t * --load .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn metadata_file_load_target_build_arg_and_plain_docker_build",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml --target * -t * --load .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn metadata_file_load_target_build_arg_and_plain_docker_build",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml -t * --load --metadata-file * .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn metadata_file_load_target_build_arg_and_plain_docker_build",
-    },
-    Mapped {
+const SCRIPT_COMMANDS: &[Scripted] = &[
+    // Reading the metadata file of the `--metadata-file` build.
+    Scripted {
         pattern: "jq -r '.\"containerimage.digest\", .\"image.name\"' build.json",
-        test: "tests/e2e/tests/buildx.rs",
+        file: "tests/e2e/tests/buildx.rs",
         item: "fn metadata_file_load_target_build_arg_and_plain_docker_build",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml -t * --push .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn push_to_a_registry_and_a_harness_bump_pushes_one_new_layer",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml -t * --load --cache-to type=registry,* --cache-from type=registry,* .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn registry_cache_survives_a_pruned_builder",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml -t * --load --cache-to type=local,* --cache-from type=local,* .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn local_cache_survives_a_pruned_builder",
-    },
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml --platform linux/amd64,linux/arm64 -t * --push .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn several_platforms_give_one_index_with_the_right_binaries",
-    },
-    Mapped {
-        pattern: "SOURCE_DATE_EPOCH=* docker buildx build -f .aishell/image.yaml --target harness --output type=oci,dest=*,rewrite-timestamp=true .",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn harness_layers_are_reproducible_from_clean_caches",
-    },
-    Mapped {
-        pattern: "docker buildx bake --print image",
-        test: "tests/e2e/tests/buildx.rs",
-        item: "fn the_bake_file_of_the_docs_resolves",
-    },
-    // Building a spec through `# syntax=`.
-    Mapped {
-        pattern: "docker buildx build -f .aishell/image.yaml -t * .",
-        test: "tests/e2e/tests/merge.rs",
-        item: "fn three_parts_merge_and_a_harness_bump_changes_only_its_layer",
-    },
-    Mapped {
-        pattern: "docker buildx build -f examples/aishell/.aishell/image.yaml --build-arg NPM_REGISTRY=\"$(npm config get registry | sed 's:/*$::')\" -t * examples/aishell",
-        test: "tests/e2e/tests/examples.rs",
-        item: "fn example_aishell",
-    },
-    Mapped {
-        pattern: "docker buildx build --call check -f .aishell/image.yaml .",
-        test: "tests/e2e/tests/calls.rs",
-        item: "fn call_check_on_a_clean_spec_exits_zero",
-    },
-    // Looking at the result.
-    Mapped {
-        pattern: "docker run --rm -it aishell:ext-example",
-        test: "tests/e2e/tests/examples.rs",
-        item: "fn example_aishell",
-    },
-    Mapped {
-        pattern: "docker run --rm hello:*",
-        test: "tests/e2e/tests/examples.rs",
-        item: "fn example_hello",
-    },
-    Mapped {
-        pattern: "docker image inspect --format '{{json .RootFS.Layers}}' *",
-        test: "tests/e2e/tests/merge.rs",
-        item: "fn three_parts_merge_and_a_harness_bump_changes_only_its_layer",
-    },
-    Mapped {
-        pattern: "docker image inspect --format '{{json .Config.Labels}}' *",
-        test: "tests/e2e/tests/examples.rs",
-        item: "fn check_example",
     },
     // A harness tool served from loopback, as the examples' test serves it.
-    Mapped {
+    Scripted {
         pattern: "python3 -m http.server --bind 127.0.0.1 8765 --directory *",
-        test: "tests/e2e/tests/examples.rs",
+        file: "tests/e2e/tests/examples.rs",
         item: "fn serve(",
     },
     // The engine scripts, run by scripts/test before the end-to-end tests.
-    Mapped {
+    Scripted {
         pattern: "eval \"$(scripts/engine up)\"",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "eval \"$(scripts/engine up",
     },
-    Mapped {
+    Scripted {
         pattern: "scripts/engine down",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "scripts/engine down",
     },
-    Mapped {
+    Scripted {
         pattern: "scripts/base-images --debian",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "BASE_IMAGE_ARGS=--debian",
     },
-    Mapped {
+    Scripted {
         pattern: "scripts/base-images",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "scripts/base-images",
     },
-    Mapped {
+    Scripted {
         pattern: "scripts/frontend-image",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "scripts/frontend-image",
     },
-    Mapped {
+    Scripted {
         pattern: "scripts/test --unit",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "--unit",
     },
     // Installing the command line: `cargo test` builds (and this test runs) the same binary.
-    Mapped {
+    Scripted {
         pattern: "cargo install --locked --path frontend",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "cargo test --workspace",
     },
     // CI runs exactly the test command the README gives.
-    Mapped {
+    Scripted {
         pattern: "scripts/test",
-        test: ".ci/run",
+        file: ".ci/run",
         item: "exec scripts/test",
     },
-    // Publishing through a registry (docs/getting-started.md, docs/buildx.md).
-    Mapped {
+    // Publishing the frontend image under another name (docs/getting-started.md).
+    Scripted {
         pattern: "AISHELL_FRONTEND_IMAGE=* scripts/frontend-image",
-        test: "tests/e2e/tests/publish.rs",
+        file: "tests/e2e/tests/publish.rs",
         item: "fn the_frontend_image_is_published_to_a_registry_and_pulled_from_it",
     },
-    Mapped {
-        pattern: "docker buildx bake --push",
-        test: "tests/e2e/tests/publish.rs",
-        item: "fn the_bake_file_of_the_docs_pushes_the_image_and_exports_the_harness",
-    },
-    Mapped {
-        pattern: "docker buildx bake harness",
-        test: "tests/e2e/tests/publish.rs",
-        item: "fn the_bake_file_of_the_docs_pushes_the_image_and_exports_the_harness",
-    },
-    Mapped {
-        pattern: "docker buildx build -f Dockerfile.frontend -t ghcr.io/org/aishell-frontend:1 .",
-        test: "tests/e2e/tests/publish.rs",
-        item: "fn the_frontend_image_compiles_from_dockerfile_frontend_as_documented",
-    },
-    // Cross-compiled for arm64 on the build platform and pushed to a local registry.
-    Mapped {
-        pattern: "docker buildx build -f Dockerfile.frontend --platform linux/amd64,linux/arm64 -t ghcr.io/org/aishell-frontend:1 --push .",
-        test: "tests/e2e/tests/publish.rs",
-        item: "fn the_frontend_image_is_compiled_for_two_platforms_and_pushed_as_documented",
-    },
     // The benchmark's CI smoke, run by scripts/test on Docker 26.1.
-    Mapped {
+    Scripted {
         pattern: "pip install matplotlib",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "pip install matplotlib",
     },
-    Mapped {
+    Scripted {
         pattern: "bench/run --quick --check",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "bench/run --quick --check",
     },
-    Mapped {
+    Scripted {
         pattern: "bench/run --quick",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "bench/run --quick --check",
     },
     // The emission benchmark: scripts/test runs it in criterion's test mode (each benchmark
     // once, with the checks it makes before timing).
-    Mapped {
+    Scripted {
         pattern: "cargo bench -p aishell-frontend --bench emit",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "cargo test -p aishell-frontend --bench emit",
     },
-    Mapped {
+    Scripted {
         pattern: "bench/overhead*",
-        test: "scripts/test",
+        file: "scripts/test",
         item: "bench/overhead --check",
     },
     // Every other benchmark command: run with --dry-run by this file (the real runs take
     // an hour and more; their results are committed under bench/results).
-    Mapped {
+    Scripted {
         pattern: "bench/run*",
-        test: "frontend/tests/doc_commands.rs",
+        file: "frontend/tests/doc_commands.rs",
         item: "fn documented_benchmark_commands_pass_a_dry_run",
     },
-    Mapped {
+    Scripted {
         pattern: "bench/cross*",
-        test: "frontend/tests/doc_commands.rs",
+        file: "frontend/tests/doc_commands.rs",
         item: "fn the_cross_benchmark_passes_a_dry_run",
     },
     // scripts/demo builds examples/hello and examples/aishell; so do these tests.
-    Mapped {
+    Scripted {
         pattern: "scripts/demo",
-        test: "tests/e2e/tests/examples.rs",
+        file: "tests/e2e/tests/examples.rs",
         item: "fn every_example_has_a_test",
     },
 ];
 
-/// Documented commands that no test exercises yet, with the reason. Printed on every run.
-/// (Empty since the two-platform build of Dockerfile.frontend got its test; kept so a gap
-/// can be recorded honestly instead of hidden.)
-const NOT_YET_TESTED: &[(&str, &str)] = &[];
+/// Programs whose commands are engine commands: mapped to a test that runs them in
+/// [`ENGINE_COMMANDS`], or listed in [`UNTESTED`], and nowhere else.
+const ENGINE_PROGRAMS: &[&str] = &["docker", "buildctl"];
+
+/// Engine options that take no value (every other option takes the next word, unless it
+/// is written `--option=value` or another option follows).
+const FLAGS: &[&str] = &[
+    "--push",
+    "--load",
+    "--rm",
+    "-it",
+    "-i",
+    "--print",
+    "--no-cache",
+    "--pull",
+    "--quiet",
+    "-q",
+];
+
+/// Options whose value is each test's own (a tag, a builder, a file to write, a build
+/// argument of its own spec): the option must be passed, with any value.
+const OWN_VALUE: &[&str] = &[
+    "-t",
+    "--tag",
+    "--builder",
+    "--name",
+    "--addr",
+    "--metadata-file",
+    "--build-arg",
+];
+
+/// Keys of comma-separated values that name a place (a registry reference, a path): the
+/// test must pass the key, with a place of its own.
+const PLACE_KEYS: &[&str] = &["ref", "name", "dest", "src", "context", "dockerfile"];
+
+/// Macros and methods whose string arguments are messages, not arguments of a command: a
+/// test's `expect("run docker")` must not count as passing `run`.
+const MESSAGES: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "panic",
+    "eprintln",
+    "println",
+    "eprint",
+    "print",
+    "unreachable",
+    "expect",
+];
 
 /// Commands this test runs in the sandbox, besides `aishell-frontend`.
 const LOCAL_COMMANDS: &[&str] = &[
@@ -348,7 +430,8 @@ const LOCAL_COMMANDS: &[&str] = &[
 
 /// Programs a command may pipe `aishell-frontend` output into. When one is missing (or can
 /// never run here, like `buildctl`, which needs a BuildKit daemon), the pipe is cut and the
-/// output that program would read is checked instead.
+/// output that program would read is checked instead; a cut engine command is then
+/// classified as any other engine command is (mapped to a test, or untested).
 const PIPE_TARGETS: &[&str] = &["jq", "buildctl"];
 
 /// Fence languages that would hide commands from this test.
@@ -392,54 +475,61 @@ fn markdown_files() -> Vec<PathBuf> {
     out
 }
 
-/// A fenced code block: the line of its opening fence, its language and its lines.
+/// A code block: the line of its opening fence (of its first line, for an indented block),
+/// its language and its lines.
 #[derive(Debug)]
 struct Block {
     line: usize,
+    /// False for an indented code block, which has no info string.
+    fenced: bool,
     lang: String,
     /// The words of the info string after the language (`output` in ```` ```text output ````).
     flags: Vec<String>,
     body: Vec<(usize, String)>,
 }
 
+/// The code blocks of a Markdown text, as CommonMark reads them (so a fence inside a longer
+/// fence, a list or a quote is what a renderer shows), with line numbers.
 fn blocks(text: &str) -> Vec<Block> {
+    let line_at = |offset: usize| text[..offset].matches('\n').count() + 1;
     let mut out = Vec::new();
-    let mut open: Option<(String, Block)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let t = raw.trim_start();
-        let fence_char = t
-            .chars()
-            .next()
-            .filter(|c| matches!(c, '`' | '~'))
-            .unwrap_or(' ');
-        let run: String = t.chars().take_while(|c| *c == fence_char).collect();
-        let is_fence = fence_char != ' ' && run.len() >= 3;
-        match &mut open {
-            Some((fence, block)) => {
-                if is_fence
-                    && t.trim_end() == run
-                    && run.len() >= fence.len()
-                    && run.starts_with(fence.as_str())
-                {
-                    out.push(open.take().unwrap().1);
-                } else {
-                    block.body.push((i + 1, raw.to_string()));
+    let mut open: Option<(Block, String)> = None;
+    for (event, range) in Parser::new(text).into_offset_iter() {
+        match event {
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let (fenced, info) = match kind {
+                    CodeBlockKind::Fenced(info) => (true, info.to_string()),
+                    CodeBlockKind::Indented => (false, String::new()),
+                };
+                let mut words = info.split_whitespace().map(str::to_string);
+                let block = Block {
+                    line: line_at(range.start),
+                    fenced,
+                    lang: words.next().unwrap_or_default(),
+                    flags: words.collect(),
+                    body: Vec::new(),
+                };
+                open = Some((block, String::new()));
+            }
+            Event::Text(t) => {
+                if let Some((_, body)) = &mut open {
+                    body.push_str(&t);
                 }
             }
-            None if is_fence => {
-                let mut info = t[run.len()..].split_whitespace().map(str::to_string);
-                let lang = info.next().unwrap_or_default();
-                open = Some((
-                    run,
-                    Block {
-                        line: i + 1,
-                        lang,
-                        flags: info.collect(),
-                        body: Vec::new(),
-                    },
-                ));
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some((mut block, body)) = open.take() {
+                    // A fenced block's content starts on the line after its fence, an
+                    // indented one's on its first line.
+                    let first = block.line + usize::from(block.fenced);
+                    block.body = body
+                        .lines()
+                        .enumerate()
+                        .map(|(i, l)| (first + i, l.to_string()))
+                        .collect();
+                    out.push(block);
+                }
             }
-            None => {}
+            _ => {}
         }
     }
     out
@@ -455,23 +545,17 @@ struct Cmd {
     expect: i32,
 }
 
-/// Splits a shell line at its comment (a `#` starting a word outside quotes).
+/// Splits a shell line at its comment: the first `#` that starts a word after complete shell
+/// words (shlex reads the text before it, so a `#` inside quotes is not one).
 fn split_comment(line: &str) -> (&str, &str) {
-    let (mut single, mut double, mut escaped) = (false, false, false);
-    let mut prev_space = true;
-    for (i, c) in line.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' && !single {
-            escaped = true;
-        } else if c == '\'' && !double {
-            single = !single;
-        } else if c == '"' && !single {
-            double = !double;
-        } else if c == '#' && !single && !double && prev_space {
+    for (i, _) in line.match_indices('#') {
+        let starts_word = line[..i]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        if starts_word && shlex::split(&line[..i]).is_some() {
             return (&line[..i], &line[i + 1..]);
         }
-        prev_space = c.is_whitespace();
     }
     (line, "")
 }
@@ -542,91 +626,110 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// The simple commands of a line: split at `|`, `||`, `&&` and `;` outside quotes and
-/// `$(…)`. Each is returned with its start offset.
-fn segments(line: &str) -> Vec<(usize, char, &str)> {
-    let (mut single, mut double, mut escaped, mut depth) = (false, false, false, 0usize);
-    let mut out = Vec::new();
-    let (mut start, mut sep) = (0, ';');
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i] as char;
-        if escaped {
-            escaped = false;
-        } else if c == '\\' && !single {
-            escaped = true;
-        } else if c == '\'' && !double {
-            single = !single;
-        } else if c == '"' && !single {
-            double = !double;
-        } else if !single && c == '$' && bytes.get(i + 1) == Some(&b'(') {
-            depth += 1;
-            i += 1;
-        } else if !single && depth > 0 && c == ')' {
-            depth -= 1;
-        } else if !single && !double && depth == 0 && matches!(c, '|' | '&' | ';') {
-            let two = bytes.get(i + 1) == Some(&(c as u8));
-            if c != '&' || two {
-                out.push((start, sep, &line[start..i]));
-                sep = if c == '|' && !two { '|' } else { ';' };
-                i += if two { 2 } else { 1 };
-                start = i;
+/// A simple command of a command line: its shell words, and the operator before it (`|`
+/// after a pipe, `;` for the first and after `;`, `&&` or `||`).
+#[derive(Debug, Clone, PartialEq)]
+struct Simple {
+    sep: char,
+    words: Vec<String>,
+}
+
+impl Simple {
+    /// The program it runs (after `NAME=value` assignments); `None` for a bare assignment.
+    fn program(&self) -> Option<&str> {
+        self.words
+            .iter()
+            .find(|w| !is_assignment(w))
+            .map(String::as_str)
+    }
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// The simple commands of a line (`None` when its quotes do not close). The words are
+/// shlex's, with two things shlex leaves to a shell: an unquoted `$(…)` that holds blanks
+/// is one word again (so a `|` inside it is not a pipe), and the operator words `|`, `||`,
+/// `&&` and `;` (written with blanks around them, as the docs do) separate commands.
+fn simple_commands(line: &str) -> Option<Vec<Simple>> {
+    let mut words: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    for w in shlex::split(line)? {
+        let opens = w.matches("$(").count();
+        let closes = w.matches(')').count();
+        match words.last_mut() {
+            Some(last) if depth > 0 => {
+                last.push(' ');
+                last.push_str(&w);
+            }
+            _ => words.push(w),
+        }
+        depth = (depth + opens).saturating_sub(closes);
+    }
+    let mut out = vec![Simple {
+        sep: ';',
+        words: Vec::new(),
+    }];
+    for w in words {
+        let sep = match w.as_str() {
+            "|" => '|',
+            "||" | "&&" | ";" => ';',
+            _ => {
+                out.last_mut().unwrap().words.push(w);
                 continue;
             }
-        }
-        i += 1;
-    }
-    out.push((start, sep, &line[start..]));
-    out
-}
-
-/// The words of a simple command, split at whitespace outside quotes and `$(…)`.
-fn words(segment: &str) -> Vec<&str> {
-    let (mut single, mut double, mut escaped, mut depth) = (false, false, false, 0usize);
-    let mut out = Vec::new();
-    let mut start = None;
-    let bytes = segment.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let c = b as char;
-        let outside = !single && !double && depth == 0;
-        if c.is_whitespace() && outside && !escaped {
-            if let Some(s) = start.take() {
-                out.push(&segment[s..i]);
-            }
-            continue;
-        }
-        if start.is_none() {
-            start = Some(i);
-        }
-        if escaped {
-            escaped = false;
-        } else if c == '\\' && !single {
-            escaped = true;
-        } else if c == '\'' && !double {
-            single = !single;
-        } else if c == '"' && !single {
-            double = !double;
-        } else if !single && c == '$' && bytes.get(i + 1) == Some(&b'(') {
-            depth += 1;
-        } else if !single && depth > 0 && c == ')' {
-            depth -= 1;
-        }
-    }
-    if let Some(s) = start {
-        out.push(&segment[s..]);
-    }
-    out
-}
-
-/// The program a simple command runs (after `NAME=value` assignments); `None` for a bare
-/// assignment.
-fn program(segment: &str) -> Option<&str> {
-    words(segment).into_iter().find(|w| {
-        let is_assignment = w.split_once('=').is_some_and(|(name, _)| {
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        out.push(Simple {
+            sep,
+            words: Vec::new(),
         });
-        !is_assignment
+    }
+    Some(out)
+}
+
+/// An operator (`|`, `||`, `&&`, `;`) written outside quotes and `$(…)` without blanks
+/// around it (`a|b`, `cd x; ls`): shlex would keep it inside a word, so the commands on
+/// either side would not be told apart.
+fn glued_operator(line: &str) -> Option<&'static str> {
+    let bytes = line.as_bytes();
+    let blank = |i: Option<usize>| {
+        i.and_then(|i| bytes.get(i))
+            .is_none_or(u8::is_ascii_whitespace)
+    };
+    for (i, &b) in bytes.iter().enumerate() {
+        let op = match (b, bytes.get(i + 1)) {
+            (b'|', Some(b'|')) => "||",
+            (b'&', Some(b'&')) => "&&",
+            (b'|', _) if i == 0 || bytes[i - 1] != b'|' => "|",
+            (b';', _) => ";",
+            _ => continue,
+        };
+        let before = &line[..i];
+        let outside = shlex::split(before).is_some()
+            && before.matches("$(").count() <= before.matches(')').count();
+        // `;` ends a word by itself in a shell only where a blank follows or nothing does.
+        let glued = if op == ";" {
+            !blank(Some(i + 1)) || !blank(i.checked_sub(1))
+        } else {
+            !blank(i.checked_sub(1)) || !blank(Some(i + op.len()))
+        };
+        if outside && glued {
+            return Some(op);
+        }
+    }
+    None
+}
+
+/// The text of `line` before the pipe into `program` (the last one), trimmed: the `|`
+/// with the text before it read as complete shell words and `program` right after it.
+fn before_pipe_into<'a>(line: &'a str, program: &str) -> Option<&'a str> {
+    line.rmatch_indices(" | ").find_map(|(i, bar)| {
+        let after = simple_commands(&line[i + bar.len()..])?;
+        (shlex::split(&line[..i]).is_some() && after[0].program() == Some(program))
+            .then(|| line[..i].trim_end())
     })
 }
 
@@ -651,6 +754,9 @@ struct Runnable {
     cmd: Cmd,
     script: String,
     cut: Option<CutPipe>,
+    /// The engine command a cut pipe fed (`buildctl build …`): it is an engine command of
+    /// its own, so it is classified as one.
+    engine_tail: Option<Cmd>,
     expect: i32,
     stderr_must_contain: Option<&'static str>,
 }
@@ -658,34 +764,79 @@ struct Runnable {
 enum Kind {
     Run(Runnable),
     Engine(usize),
-    NotYet(usize),
-    Unknown(String),
+    Scripted(usize),
+    Untested(usize),
+    /// A failure, described.
+    Problem(String),
+}
+
+/// The entry of [`ENGINE_COMMANDS`] or [`UNTESTED`] an engine command matches.
+fn classify_engine(cmd: &Cmd) -> Kind {
+    let engine = ENGINE_COMMANDS
+        .iter()
+        .position(|m| glob(m.pattern, &cmd.text));
+    let untested = UNTESTED.iter().position(|(p, _)| glob(p, &cmd.text));
+    match (engine, untested) {
+        (Some(e), None) => Kind::Engine(e),
+        (None, Some(u)) => Kind::Untested(u),
+        (Some(e), Some(u)) => Kind::Problem(format!(
+            "{}:{}: `{}` matches both ENGINE_COMMANDS `{}` and UNTESTED `{}`: it is tested or it is not; remove one",
+            cmd.file, cmd.line, cmd.text, ENGINE_COMMANDS[e].pattern, UNTESTED[u].0
+        )),
+        (None, None) => Kind::Problem(format!(
+            "{}:{}: `{}` is an engine command that no test runs: add it to ENGINE_COMMANDS in frontend/tests/doc_commands.rs with the end-to-end test function that runs it \
+             (write that test first if there is none), or to UNTESTED with the reason; if it only illustrates, use a ```text fence",
+            cmd.file, cmd.line, cmd.text
+        )),
+    }
 }
 
 fn classify(cmd: &Cmd) -> Kind {
-    if let Some(i) = ENGINE_COMMANDS
+    let Some(simple) = simple_commands(&cmd.text) else {
+        return Kind::Problem(format!(
+            "{}:{}: `{}`: its quotes do not close",
+            cmd.file, cmd.line, cmd.text
+        ));
+    };
+    if let Some(op) = glued_operator(&cmd.text) {
+        return Kind::Problem(format!(
+            "{}:{}: `{}`: write `{op}` with a blank on each side, so this test tells its commands apart",
+            cmd.file, cmd.line, cmd.text
+        ));
+    }
+    // A command that runs an engine program is an engine command, whatever else it holds,
+    // unless the program only reads a pipe this test cuts (checking what it would read).
+    let runs_an_engine = simple.iter().any(|s| {
+        s.program().is_some_and(|p| {
+            ENGINE_PROGRAMS.contains(&p) && !(s.sep == '|' && PIPE_TARGETS.contains(&p))
+        })
+    });
+    if runs_an_engine {
+        return classify_engine(cmd);
+    }
+    if let Some(i) = SCRIPT_COMMANDS
         .iter()
         .position(|m| glob(m.pattern, &cmd.text))
     {
-        return Kind::Engine(i);
+        return Kind::Scripted(i);
     }
-    if let Some(i) = NOT_YET_TESTED.iter().position(|(p, _)| glob(p, &cmd.text)) {
-        return Kind::NotYet(i);
+    if let Some(i) = UNTESTED.iter().position(|(p, _)| glob(p, &cmd.text)) {
+        return Kind::Untested(i);
     }
-    let segs = segments(&cmd.text);
     let mut script = cmd.text.clone();
     let mut cut = None;
-    for (start, sep, seg) in &segs {
-        let Some(prog) = program(seg) else { continue };
+    let mut engine_tail = None;
+    for s in &simple {
+        let Some(prog) = s.program() else { continue };
         if prog == "aishell-frontend" || LOCAL_COMMANDS.contains(&prog) {
             continue;
         }
-        if *sep == '|' && PIPE_TARGETS.contains(&prog) {
+        if s.sep == '|' && PIPE_TARGETS.contains(&prog) {
             let cut_here = match prog {
                 "jq" if !on_path("jq") => Some(CutPipe::Json),
                 "buildctl" => {
-                    let words: Vec<&str> = seg.split_whitespace().collect();
-                    let locals = words
+                    let locals = s
+                        .words
                         .windows(2)
                         .filter(|w| w[0] == "--local")
                         .filter_map(|w| w[1].split_once('=').map(|(n, _)| n.to_string()))
@@ -695,15 +846,38 @@ fn classify(cmd: &Cmd) -> Kind {
                 _ => None,
             };
             if let Some(c) = cut_here {
-                // Cut at the `|` before this segment; nothing after it runs.
-                let bar = cmd.text[..*start].rfind('|').unwrap();
-                script = cmd.text[..bar].trim_end().to_string();
+                // Cut at the `|` before this command; nothing after it runs.
+                let Some(head) = before_pipe_into(&cmd.text, prog) else {
+                    return Kind::Problem(format!(
+                        "{}:{}: `{}`: write ` | ` (blanks around it) before `{prog}`",
+                        cmd.file, cmd.line, cmd.text
+                    ));
+                };
+                if ENGINE_PROGRAMS.contains(&prog) {
+                    engine_tail = Some(Cmd {
+                        text: cmd.text[head.len()..]
+                            .trim_start()
+                            .trim_start_matches('|')
+                            .trim_start()
+                            .to_string(),
+                        ..cmd.clone()
+                    });
+                }
+                script = head.to_string();
                 cut = Some(c);
                 break;
             }
             continue;
         }
-        return Kind::Unknown(prog.to_string());
+        return Kind::Problem(format!(
+            "{}:{}: `{}` is not exercised by any test: `{prog}` is neither `aishell-frontend` nor a file command this test runs ({}). \
+             If it needs an engine or a script, add it to SCRIPT_COMMANDS in frontend/tests/doc_commands.rs with what runs the same thing \
+             (write that first if there is none), or to UNTESTED with the reason; if it only illustrates, use a ```text fence",
+            cmd.file,
+            cmd.line,
+            cmd.text,
+            LOCAL_COMMANDS.join(", ")
+        ));
     }
     // `--format svg` needs Graphviz; without it the documented behaviour is exit 2.
     let (mut expect, mut stderr_must_contain) = (cmd.expect, None);
@@ -715,9 +889,462 @@ fn classify(cmd: &Cmd) -> Kind {
         cmd: cmd.clone(),
         script,
         cut,
+        engine_tail,
         expect,
         stderr_must_contain,
     })
+}
+
+/// What shows that a test passes a piece of a documented engine command, looking at the
+/// string literals of its code.
+#[derive(Debug, Clone, PartialEq)]
+enum Need {
+    /// An option: a literal that is it, that starts with `it=`, or that has it as a word.
+    Option(String),
+    /// A whole value or argument (`extension`, a `--format` template, a platform list, a
+    /// subcommand): a literal that is it, or that has it as a word.
+    Word(String),
+    /// A piece of a literal: a `key=value` of a comma-separated value, or `key=` where the
+    /// value names a place, the file name of `-f`, a variable set for the command.
+    Part(String),
+}
+
+/// One piece of a documented engine command (an option with its value, an argument, a
+/// variable) and what shows that a test passes it.
+#[derive(Debug, Clone, PartialEq)]
+struct Want {
+    /// The piece as the docs write it.
+    shown: String,
+    needs: Vec<Need>,
+    /// `--option=value` as a whole: a literal holding it passes the option and its value
+    /// at once.
+    joined: Option<String>,
+}
+
+/// What a documented engine command (its shell words) asks of the test that runs it:
+/// * each variable set for it (`SOURCE_DATE_EPOCH=…`): its name;
+/// * each option, and its value unless the value is the test's own ([`OWN_VALUE`]: tags,
+///   builders, files written, build arguments): a comma-separated `key=value` list (caches,
+///   outputs, secrets) key by key, with only `key=` for [`PLACE_KEYS`]; the file name for
+///   `-f`; any other value whole (`--target harness`, `--format '{{json …}}'`);
+/// * each bare-word argument: subcommands (`buildx build`, `image inspect`), bake targets.
+///   Other arguments (the build context, image references, socket addresses) are places
+///   each test chooses.
+fn shape_wants(words: &[String]) -> Vec<Want> {
+    let mut wants = Vec::new();
+    let vars = words.iter().take_while(|w| is_assignment(w));
+    for w in vars.clone() {
+        let name = w.split_once('=').map_or(w.as_str(), |(n, _)| n);
+        wants.push(Want {
+            shown: w.clone(),
+            needs: vec![Need::Part(name.to_string())],
+            joined: None,
+        });
+    }
+    // After the variables, the program, then its words.
+    let mut rest = words.iter().skip(vars.count() + 1).peekable();
+    while let Some(w) = rest.next() {
+        if w.len() > 1 && w.starts_with('-') && w != "--" {
+            let (option, value) = match w.split_once('=') {
+                Some((o, v)) => (o.to_string(), Some(v.to_string())),
+                None if FLAGS.contains(&w.as_str()) => (w.clone(), None),
+                None => (w.clone(), rest.next_if(|v| !v.starts_with('-')).cloned()),
+            };
+            let mut needs = vec![Need::Option(option.clone())];
+            if let Some(v) = &value {
+                needs.extend(value_needs(&option, v));
+            }
+            wants.push(Want {
+                shown: match &value {
+                    Some(v) => format!("{option} {v}"),
+                    None => option.clone(),
+                },
+                joined: value.map(|v| format!("{option}={v}")),
+                needs,
+            });
+        } else if w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && w.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            wants.push(Want {
+                shown: w.clone(),
+                needs: vec![Need::Word(w.clone())],
+                joined: None,
+            });
+        }
+    }
+    wants
+}
+
+fn value_needs(option: &str, value: &str) -> Vec<Need> {
+    if OWN_VALUE.contains(&option) {
+        return Vec::new();
+    }
+    if option == "-f" || option == "--file" {
+        let name = value.rsplit('/').next().unwrap_or(value);
+        return vec![Need::Part(name.to_string())];
+    }
+    if !value.contains('=') {
+        return vec![Need::Word(value.to_string())];
+    }
+    value
+        .split(',')
+        .map(|item| match item.split_once('=') {
+            Some((key, _)) if PLACE_KEYS.contains(&key) => Need::Part(format!("{key}=")),
+            _ => Need::Part(item.to_string()),
+        })
+        .collect()
+}
+
+fn has_word(literal: &str, word: &str) -> bool {
+    literal == word || literal.split_whitespace().any(|w| w == word)
+}
+
+fn satisfied(need: &Need, literals: &[String]) -> bool {
+    literals.iter().any(|l| match need {
+        Need::Option(o) => {
+            has_word(l, o)
+                || l.split_whitespace().any(|w| {
+                    w.strip_prefix(o.as_str())
+                        .is_some_and(|r| r.starts_with('='))
+                })
+        }
+        Need::Word(w) => has_word(l, w),
+        Need::Part(p) => l.contains(p.as_str()),
+    })
+}
+
+/// The pieces of `wants` that none of `literals` shows, as the docs write them.
+fn missing(wants: &[Want], literals: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in wants {
+        if w.joined
+            .as_ref()
+            .is_some_and(|j| literals.iter().any(|l| l.contains(j.as_str())))
+        {
+            continue;
+        }
+        let gaps: Vec<&str> = w
+            .needs
+            .iter()
+            .filter(|n| !satisfied(n, literals))
+            .map(|n| match n {
+                Need::Option(s) | Need::Word(s) | Need::Part(s) => s.as_str(),
+            })
+            .collect();
+        // Name what is missing when it is less than the whole piece.
+        match gaps.as_slice() {
+            [] => {}
+            [only] if *only == w.shown => out.push(format!("`{only}`")),
+            _ => out.push(format!("`{}` (no `{}`)", w.shown, gaps.join("`, `"))),
+        }
+    }
+    out
+}
+
+/// How code calls a function: `name(…)`, `value.name(…)` or `Path::name(…)` (with the
+/// path's last segment).
+#[derive(Debug, Clone, PartialEq)]
+enum CallKind {
+    Free,
+    Method,
+    Path(String),
+}
+
+/// What a shape check reads of a function of the end-to-end tests: its string literals
+/// (messages left out) and the functions it calls.
+#[derive(Debug, Default)]
+struct FnSource {
+    name: String,
+    /// The type of the `impl` block it is defined in (a method or an associated function).
+    owner: Option<String>,
+    /// Marked `#[test]`: a mapping names a test, which the end-to-end run runs.
+    is_test: bool,
+    literals: Vec<String>,
+    calls: Vec<(CallKind, String)>,
+}
+
+/// The functions of a Rust source file, read with proc-macro2's tokenizer (comments are
+/// not tokens, and a brace inside a string is not a block).
+fn functions(source: &str) -> Result<Vec<FnSource>, String> {
+    let stream: TokenStream = source.parse().map_err(|e| format!("{e:?}"))?;
+    let mut out = Vec::new();
+    collect_functions(stream, None, &mut out);
+    Ok(out)
+}
+
+fn brace_group(tree: &TokenTree) -> Option<TokenStream> {
+    match tree {
+        TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => Some(g.stream()),
+        _ => None,
+    }
+}
+
+/// The type an `impl` block's header (the tokens between `impl` and the block) is for: its
+/// last name outside `<…>` (`impl Drop for Runner` is for `Runner`).
+fn impl_owner(header: &[TokenTree]) -> Option<String> {
+    let mut depth = 0i32;
+    let mut owner = None;
+    for t in header {
+        match t {
+            TokenTree::Punct(p) if p.as_char() == '<' => depth += 1,
+            TokenTree::Punct(p) if p.as_char() == '>' => depth -= 1,
+            TokenTree::Ident(name) if depth == 0 && name != "for" => owner = Some(name.to_string()),
+            _ => {}
+        }
+    }
+    owner
+}
+
+fn collect_functions(stream: TokenStream, owner: Option<String>, out: &mut Vec<FnSource>) {
+    let tokens: Vec<TokenTree> = stream.into_iter().collect();
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            TokenTree::Ident(kw) if kw == "fn" || kw == "impl" || kw == "trait" => {
+                // The item's block: the first brace group after the keyword (a signature
+                // holds none); a `fn` without one is a declaration.
+                let Some(j) = (i + 1..tokens.len()).find(|&j| {
+                    brace_group(&tokens[j]).is_some()
+                        || matches!(&tokens[j], TokenTree::Punct(p) if p.as_char() == ';')
+                }) else {
+                    break;
+                };
+                if let Some(block) = brace_group(&tokens[j]) {
+                    match (kw == "fn", tokens.get(i + 1)) {
+                        (true, Some(TokenTree::Ident(name))) => {
+                            let mut f = FnSource {
+                                name: name.to_string(),
+                                owner: owner.clone(),
+                                is_test: marked_test(&tokens[..i]),
+                                ..FnSource::default()
+                            };
+                            read_body(block.clone(), false, &mut f);
+                            out.push(f);
+                            collect_functions(block, None, out);
+                        }
+                        (true, _) => {}
+                        (false, _) => {
+                            let owner = impl_owner(&tokens[i + 1..j]).unwrap_or_default();
+                            collect_functions(block, Some(owner), out);
+                        }
+                    }
+                }
+                i = j + 1;
+                continue;
+            }
+            TokenTree::Group(g) => collect_functions(g.stream(), None, out),
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+fn is_group(tree: Option<&TokenTree>, delimiter: Delimiter) -> bool {
+    matches!(tree, Some(TokenTree::Group(g)) if g.delimiter() == delimiter)
+}
+
+/// Reads a function's code into `f`. With `messages`, the string literals at this level are
+/// the messages of an assertion or an `expect` (what they run, in nested groups, counts).
+/// Whether the item that follows `before` (its keyword and modifiers aside) has a `#[test]`
+/// attribute.
+fn marked_test(before: &[TokenTree]) -> bool {
+    let mut k = before.len();
+    while k > 0 && matches!(&before[k - 1], TokenTree::Ident(_)) {
+        k -= 1;
+    }
+    while k >= 2 {
+        let (TokenTree::Punct(hash), TokenTree::Group(attr)) = (&before[k - 2], &before[k - 1])
+        else {
+            break;
+        };
+        if hash.as_char() != '#' || attr.delimiter() != Delimiter::Bracket {
+            break;
+        }
+        if attr.stream().to_string() == "test" {
+            return true;
+        }
+        k -= 2;
+    }
+    false
+}
+
+fn read_body(stream: TokenStream, messages: bool, f: &mut FnSource) {
+    let tokens: Vec<TokenTree> = stream.into_iter().collect();
+    let mut i = 0;
+    while i < tokens.len() {
+        let next = tokens.get(i + 1);
+        match &tokens[i] {
+            // Attributes, doc comments among them.
+            TokenTree::Punct(p) if p.as_char() == '#' && is_group(next, Delimiter::Bracket) => {
+                i += 2;
+                continue;
+            }
+            TokenTree::Ident(name) => {
+                let name = name.to_string();
+                let bang = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '!');
+                let call = is_group(next, Delimiter::Parenthesis);
+                let before = |k: usize| i.checked_sub(k).map(|k| &tokens[k]);
+                let kind = match before(1) {
+                    Some(TokenTree::Punct(p)) if p.as_char() == '.' => CallKind::Method,
+                    Some(TokenTree::Punct(p)) if p.as_char() == ':' => match before(3) {
+                        Some(TokenTree::Ident(q)) => CallKind::Path(q.to_string()),
+                        _ => CallKind::Path(String::new()),
+                    },
+                    _ => CallKind::Free,
+                };
+                if (bang || call && kind == CallKind::Method) && MESSAGES.contains(&name.as_str()) {
+                    let at = if bang { i + 2 } else { i + 1 };
+                    if let Some(TokenTree::Group(g)) = tokens.get(at) {
+                        read_body(g.stream(), true, f);
+                    }
+                    i = at + 1;
+                    continue;
+                }
+                if call {
+                    f.calls.push((kind, name));
+                }
+            }
+            TokenTree::Literal(l) if !messages => {
+                f.literals.extend(string_value(&l.to_string()));
+            }
+            TokenTree::Literal(_) => {}
+            TokenTree::Group(g) => read_body(g.stream(), false, f),
+            TokenTree::Punct(_) => {}
+        }
+        i += 1;
+    }
+}
+
+/// The value of a string literal token (`"…"`, `r#"…"#`; byte and C strings alike), with
+/// its escapes read; `None` for other literals.
+fn string_value(token: &str) -> Option<String> {
+    let t = token.trim_start_matches(['b', 'c']);
+    if let Some(raw) = t.strip_prefix('r') {
+        let hashes = raw.len() - raw.trim_start_matches('#').len();
+        let inner = raw.get(hashes + 1..raw.len() - hashes - 1)?;
+        return Some(inner.to_string());
+    }
+    let inner = t.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            // A line continuation: the newline and the next line's indentation go.
+            Some('\n') => while chars.next_if(|c| c.is_whitespace()).is_some() {},
+            Some('x' | 'u') => out.push('\u{fffd}'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Some(out)
+}
+
+/// The string literals of test function `function` of `test` and of every function it
+/// calls, in that file and in the end-to-end library, resolved by name (a method call to
+/// the methods of that name, a plain call to the free functions, a path call to both).
+fn test_literals(
+    root: &Path,
+    test: &str,
+    function: &str,
+    cache: &mut BTreeMap<String, Vec<FnSource>>,
+) -> Result<Vec<String>, String> {
+    for file in [test, E2E_LIB] {
+        if !cache.contains_key(file) {
+            let source = std::fs::read_to_string(root.join(file))
+                .map_err(|e| format!("{file} cannot be read: {e}"))?;
+            let fns = functions(&source).map_err(|e| format!("{file} cannot be tokenized: {e}"))?;
+            cache.insert(file.to_string(), fns);
+        }
+    }
+    let fns: Vec<&FnSource> = [test, E2E_LIB].iter().flat_map(|f| &cache[*f]).collect();
+    let Some(start) = cache[test]
+        .iter()
+        .position(|f| f.name == function && f.owner.is_none())
+    else {
+        return Err(format!("{test} has no function `{function}`"));
+    };
+    if !fns[start].is_test {
+        return Err(format!(
+            "`{function}` in {test} is not a #[test] function: name the test that runs it"
+        ));
+    }
+    Ok(reachable(&fns, start)
+        .into_iter()
+        .flat_map(|i| fns[i].literals.iter().cloned())
+        .collect())
+}
+
+/// The functions `fns[start]` calls, directly or not, and itself, resolved by name: a
+/// method call can be any type's; `Type::name` is that type's, and a module path's
+/// (`aishell_e2e::sha256`, `tempfile::Builder::new`) a free function's or none.
+fn reachable(fns: &[&FnSource], start: usize) -> BTreeSet<usize> {
+    let owners: BTreeSet<&str> = fns.iter().filter_map(|f| f.owner.as_deref()).collect();
+    let mut seen = BTreeSet::from([start]);
+    let mut todo = vec![start];
+    while let Some(i) = todo.pop() {
+        for (kind, name) in &fns[i].calls {
+            for (j, g) in fns.iter().enumerate() {
+                let kind_fits = match kind {
+                    CallKind::Free => g.owner.is_none(),
+                    CallKind::Method => g.owner.is_some(),
+                    CallKind::Path(q) if q == "Self" => g.owner.is_some(),
+                    CallKind::Path(q) if owners.contains(q.as_str()) => {
+                        g.owner.as_deref() == Some(q.as_str())
+                    }
+                    CallKind::Path(_) => g.owner.is_none(),
+                };
+                if kind_fits && &g.name == name && seen.insert(j) {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// Checks that the test `m` maps `cmd` to passes what the command passes. Each piece must
+/// show in the literals of the code the test runs; which literal goes with which option is
+/// not checked (tests build their arguments in helpers and `format!`s), so the check is of
+/// the options and values a test uses, not of their order.
+fn check_shape(
+    root: &Path,
+    cmd: &Cmd,
+    m: &Engine,
+    cache: &mut BTreeMap<String, Vec<FnSource>>,
+) -> Result<(), String> {
+    let at = format!("{}:{}: `{}`", cmd.file, cmd.line, cmd.text);
+    let literals = test_literals(root, m.test, m.function, cache)
+        .map_err(|e| format!("{at}: ENGINE_COMMANDS maps it to `{}`: {e}", m.function))?;
+    let simple = simple_commands(&cmd.text).unwrap_or_default();
+    let Some(engine) = simple
+        .iter()
+        .find(|s| s.program().is_some_and(|p| ENGINE_PROGRAMS.contains(&p)))
+    else {
+        return Err(format!(
+            "{at}: ENGINE_COMMANDS lists it, but it runs no engine program ({}); move it to SCRIPT_COMMANDS",
+            ENGINE_PROGRAMS.join(", ")
+        ));
+    };
+    let gaps = missing(&shape_wants(&engine.words), &literals);
+    if gaps.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{at}: ENGINE_COMMANDS maps it to `{}` in {}, which (with the functions it calls) does not pass {}. \
+         Map the command to a test that runs it with these, make the docs say what the test runs, or list the command in UNTESTED with the reason",
+        m.function,
+        m.test,
+        gaps.join(", ")
+    ))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -930,10 +1557,11 @@ fn excerpt(s: &str) -> String {
 fn every_documented_command_is_exercised() {
     let root = repo();
     let mut failures: Vec<String> = Vec::new();
-    let mut used_mappings = BTreeSet::new();
-    let mut used_gaps = BTreeSet::new();
+    let mut used_engine = BTreeSet::new();
+    let mut used_scripted = BTreeSet::new();
+    let mut used_untested = BTreeSet::new();
+    let mut sources = BTreeMap::new();
     let mut ran = 0;
-    let mut checked_samples = 0;
 
     for path in markdown_files() {
         let rel = path.strip_prefix(&root).unwrap().display().to_string();
@@ -957,6 +1585,13 @@ fn every_documented_command_is_exercised() {
                     )),
                 }
             }
+            if !block.fenced {
+                failures.push(format!(
+                    "{rel}:{}: an indented code block: fence it, with ```sh for commands a reader runs (this test then runs or maps them), ```text for output samples and illustrations",
+                    block.line
+                ));
+                continue;
+            }
             if block.lang.is_empty() {
                 failures.push(format!(
                     "{rel}:{}: a code fence without a language: write ```sh for commands a reader runs (this test then runs or maps them), ```text for output samples and illustrations",
@@ -976,26 +1611,34 @@ fn every_documented_command_is_exercised() {
             }
             for cmd in commands(&rel, &block) {
                 last_sh_command = None;
-                match classify(&cmd) {
-                    Kind::Run(r) => {
-                        runs.push(r);
-                        last_sh_command = Some(runs.len() - 1);
+                let mut kinds = vec![(cmd.clone(), classify(&cmd))];
+                if let (_, Kind::Run(r)) = &kinds[0]
+                    && let Some(tail) = &r.engine_tail
+                {
+                    kinds.push((tail.clone(), classify_engine(tail)));
+                }
+                for (cmd, kind) in kinds {
+                    match kind {
+                        Kind::Run(r) => {
+                            runs.push(r);
+                            last_sh_command = Some(runs.len() - 1);
+                        }
+                        Kind::Engine(i) => {
+                            used_engine.insert(i);
+                            if let Err(e) =
+                                check_shape(&root, &cmd, &ENGINE_COMMANDS[i], &mut sources)
+                            {
+                                failures.push(e);
+                            }
+                        }
+                        Kind::Scripted(i) => {
+                            used_scripted.insert(i);
+                        }
+                        Kind::Untested(i) => {
+                            used_untested.insert(i);
+                        }
+                        Kind::Problem(p) => failures.push(p),
                     }
-                    Kind::Engine(i) => {
-                        used_mappings.insert(i);
-                    }
-                    Kind::NotYet(i) => {
-                        used_gaps.insert(i);
-                    }
-                    Kind::Unknown(prog) => failures.push(format!(
-                        "{}:{}: `{}` is not exercised by any test: `{prog}` is neither `aishell-frontend` nor a file command this test runs ({}). \
-                         If it needs an engine, add it to ENGINE_COMMANDS in frontend/tests/doc_commands.rs with the end-to-end test that does the same thing \
-                         (write that test first if there is none); if it only illustrates, use a ```text fence",
-                        cmd.file,
-                        cmd.line,
-                        cmd.text,
-                        LOCAL_COMMANDS.join(", ")
-                    )),
                 }
             }
         }
@@ -1003,7 +1646,6 @@ fn every_documented_command_is_exercised() {
             continue;
         }
         let results = run_all(&runs);
-        checked_samples += samples.len();
         for (line, i, sample) in &samples {
             let (_, stdout, stderr) = &results[*i];
             let output = format!("{}\n{stderr}", String::from_utf8_lossy(stdout));
@@ -1038,39 +1680,41 @@ fn every_documented_command_is_exercised() {
         }
     }
 
-    // The allow-list must point at tests that exist, and hold no stale entries.
+    // The tables must hold no stale entries, and scripted entries must point at what runs.
     for (i, m) in ENGINE_COMMANDS.iter().enumerate() {
-        match std::fs::read_to_string(root.join(m.test)) {
-            Ok(body) if body.contains(m.item) => {}
-            Ok(_) => failures.push(format!(
-                "ENGINE_COMMANDS maps `{}` to {}, which no longer contains `{}`",
-                m.pattern, m.test, m.item
-            )),
-            Err(e) => failures.push(format!(
-                "ENGINE_COMMANDS maps `{}` to {}, which cannot be read: {e}",
-                m.pattern, m.test
-            )),
-        }
-        if !used_mappings.contains(&i) {
+        if !used_engine.contains(&i) {
             failures.push(format!(
                 "ENGINE_COMMANDS entry `{}` matches no documented command any more; remove it",
                 m.pattern
             ));
         }
     }
-    for (i, (pattern, why)) in NOT_YET_TESTED.iter().enumerate() {
-        if used_gaps.contains(&i) {
-            eprintln!("documented but not tested yet: `{pattern}`: {why}");
-        } else {
+    for (i, m) in SCRIPT_COMMANDS.iter().enumerate() {
+        match std::fs::read_to_string(root.join(m.file)) {
+            Ok(body) if body.contains(m.item) => {}
+            Ok(_) => failures.push(format!(
+                "SCRIPT_COMMANDS maps `{}` to {}, which no longer contains `{}`",
+                m.pattern, m.file, m.item
+            )),
+            Err(e) => failures.push(format!(
+                "SCRIPT_COMMANDS maps `{}` to {}, which cannot be read: {e}",
+                m.pattern, m.file
+            )),
+        }
+        if !used_scripted.contains(&i) {
             failures.push(format!(
-                "NOT_YET_TESTED entry `{pattern}` matches no documented command any more; remove it"
+                "SCRIPT_COMMANDS entry `{}` matches no documented command any more; remove it",
+                m.pattern
             ));
         }
     }
-    eprintln!(
-        "ran {ran} documented command(s) and checked {checked_samples} output sample(s); {} mapped to end-to-end tests",
-        used_mappings.len()
-    );
+    for (i, (pattern, _)) in UNTESTED.iter().enumerate() {
+        if !used_untested.contains(&i) {
+            failures.push(format!(
+                "UNTESTED entry `{pattern}` matches no documented command any more; remove it"
+            ));
+        }
+    }
     assert!(ran > 0, "no aishell-frontend command found in the docs");
     assert!(
         failures.is_empty(),
@@ -1081,16 +1725,27 @@ fn every_documented_command_is_exercised() {
 }
 
 #[test]
-fn the_parser_understands_continuations_comments_and_pipes() {
+fn the_parser_understands_fences_continuations_comments_and_pipes() {
     let b = blocks(
         "text\n```sh\naishell-frontend check a.yaml   # exits 1\ndocker buildx build \\\n  -f x.yaml .\n```\n````text\n```sh\n````\n",
     );
     assert_eq!(b.len(), 2);
     assert!(blocks("---\n***\ntext\n").is_empty());
-    assert_eq!(b[0].lang, "sh");
+    assert_eq!((b[0].lang.as_str(), b[0].line), ("sh", 2));
+    assert_eq!(
+        b[0].body[0],
+        (3, "aishell-frontend check a.yaml   # exits 1".into())
+    );
     assert_eq!(b[1].lang, "text");
+    assert_eq!(b[1].body, [(8, "```sh".to_string())]);
     assert!(b[1].flags.is_empty());
     assert_eq!(blocks("```text output\nx\n```\n")[0].flags, ["output"]);
+    // In a list item, and unclosed at the end of the text (CommonMark closes it there).
+    let listed = blocks("1. step\n\n   ```sh\n   aishell-frontend plan x\n   ```\n\n```sh\nls\n");
+    assert_eq!(listed[0].body, [(4, "aishell-frontend plan x".to_string())]);
+    assert_eq!(listed[1].body, [(8, "ls".to_string())]);
+    let indented = blocks("text\n\n    ls\n");
+    assert_eq!((indented[0].fenced, indented[0].line), (false, 3));
     let out = "a: 1\nnote: long text\n";
     assert!(sample_matches(&["a: 1".into(), "note: long …".into()], out).is_ok());
     assert!(sample_matches(&["a: 2".into()], out).is_err());
@@ -1112,10 +1767,11 @@ fn the_parser_understands_continuations_comments_and_pipes() {
         split_comment("echo '#x' \"#y\" a#b # c"),
         ("echo '#x' \"#y\" a#b ", " c")
     );
-    let s = segments(
-        "A=$(npm config get registry | sed 's:|::') && aishell-frontend plan x | jq '.a | .b'",
-    );
-    let progs: Vec<_> = s.iter().map(|(_, sep, seg)| (*sep, program(seg))).collect();
+    assert_eq!(split_comment("echo 'a # b'"), ("echo 'a # b'", ""));
+    let line =
+        "A=$(npm config get registry | sed 's:|::') && aishell-frontend plan x | jq '.a | .b'";
+    let s = simple_commands(line).unwrap();
+    let progs: Vec<_> = s.iter().map(|s| (s.sep, s.program())).collect();
     assert_eq!(
         progs,
         [
@@ -1124,6 +1780,20 @@ fn the_parser_understands_continuations_comments_and_pipes() {
             ('|', Some("jq"))
         ]
     );
+    assert_eq!(s[0].words, ["A=$(npm config get registry | sed s:|::)"]);
+    assert_eq!(
+        before_pipe_into(line, "jq"),
+        Some("A=$(npm config get registry | sed 's:|::') && aishell-frontend plan x")
+    );
+    assert_eq!(simple_commands("echo 'open"), None);
+    assert_eq!(glued_operator(line), None);
+    assert_eq!(glued_operator("a|b"), Some("|"));
+    assert_eq!(glued_operator("cd x; ls"), Some(";"));
+    assert_eq!(glued_operator("a && b||c"), Some("||"));
+    assert_eq!(
+        glued_operator("echo 'a|b' \"c;d\" $(x|y) 2>&1 && find . -exec rm {} \\;"),
+        None
+    );
     assert!(glob("docker run --rm hello:*", "docker run --rm hello:2"));
     assert!(!glob(
         "docker run --rm hello:*",
@@ -1131,6 +1801,123 @@ fn the_parser_understands_continuations_comments_and_pipes() {
     ));
     assert_eq!(documented_status("Graphviz source (default)"), 0);
     assert_eq!(documented_status("exit status 2 without dot"), 2);
+}
+
+/// The shape check: what a documented engine command asks, and how a test's code shows it.
+#[test]
+fn engine_commands_are_compared_option_by_option() {
+    let words = |s: &str| shlex::split(s).unwrap();
+    let wants = shape_wants(&words(
+        "SOURCE_DATE_EPOCH=$(date) docker buildx build -f .aishell/image.yaml --target harness \
+         -t x:1 --load --provenance=mode=max --cache-to type=registry,ref=r/x:c,mode=max \
+         --format '{{json .Config}}' .",
+    ));
+    let shown: Vec<&str> = wants.iter().map(|w| w.shown.as_str()).collect();
+    assert_eq!(
+        shown,
+        [
+            "SOURCE_DATE_EPOCH=$(date)",
+            "buildx",
+            "build",
+            "-f .aishell/image.yaml",
+            "--target harness",
+            "-t x:1",
+            "--load",
+            "--provenance mode=max",
+            "--cache-to type=registry,ref=r/x:c,mode=max",
+            "--format {{json .Config}}",
+        ]
+    );
+    let cache = &wants[8].needs;
+    assert_eq!(
+        cache[1..],
+        [
+            Need::Part("type=registry".into()),
+            Need::Part("ref=".into()),
+            Need::Part("mode=max".into())
+        ]
+    );
+    assert_eq!(wants[5].needs, [Need::Option("-t".into())]);
+
+    let test = r##"
+        fn helper(extra: &[&str]) { let _ = ["buildx", "build", "-f", ".aishell/image.yaml"]; }
+        impl Docker {
+            fn cmd(&self, args: &[&str]) { run(args).expect("run docker"); }
+            fn sh(&self) -> String { self.cmd(&["run", "--rm"]) }
+        }
+        impl<T> Drop for Runner<T> { fn drop(&mut self) { let _ = Project::new(); } }
+        impl Project { fn new() -> Self { let _ = ["--push"]; } }
+        impl Registry { fn new() -> Self { let _ = ["--no-cache"]; } }
+        #[test]
+        fn the_test() {
+            /// `--load`, said in a comment, is not passed.
+            // --push neither
+            let cache = format!("type=registry,ref={}", "r");
+            helper(&["--target", "harness", "-t", "t", "--provenance=mode=max"]);
+            let template = r#"{{json .Config}}"#;
+            docker.cmd(&["--cache-to", &format!("{cache},mode=max"), "--format", template]);
+            assert!(ok, "--load");
+            assert_eq!(docker.sh(), "out");
+            let _ = (Runner::new(), tempfile::Builder::new());
+        }
+    "##;
+    let fns = functions(test).unwrap();
+    let names: Vec<(&str, Option<&str>)> = fns
+        .iter()
+        .map(|f| (f.name.as_str(), f.owner.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("helper", None),
+            ("cmd", Some("Docker")),
+            ("sh", Some("Docker")),
+            ("drop", Some("Runner")),
+            ("new", Some("Project")),
+            ("new", Some("Registry")),
+            ("the_test", None)
+        ]
+    );
+    assert!(!fns[1].literals.contains(&"run docker".to_string()));
+    let tests: Vec<bool> = fns.iter().map(|f| f.is_test).collect();
+    assert_eq!(tests, [false, false, false, false, false, false, true]);
+    let the_test = &fns[6];
+    assert!(!the_test.literals.contains(&"--load".to_string()));
+    // A call inside an assertion runs; its message is no argument.
+    assert_eq!(
+        the_test.calls,
+        [
+            (CallKind::Free, "helper".to_string()),
+            (CallKind::Method, "cmd".to_string()),
+            (CallKind::Method, "sh".to_string()),
+            (CallKind::Path("Runner".to_string()), "new".to_string()),
+            (CallKind::Path("Builder".to_string()), "new".to_string())
+        ]
+    );
+    // `Runner::new` is no function here, and `Builder::new` none of the `new`s of other
+    // types: neither `--push` nor `--no-cache` is passed.
+    let refs: Vec<&FnSource> = fns.iter().collect();
+    assert_eq!(reachable(&refs, 6), BTreeSet::from([0, 1, 2, 6]));
+    let literals: Vec<String> = reachable(&refs, 6)
+        .into_iter()
+        .flat_map(|i| fns[i].literals.clone())
+        .collect();
+    assert_eq!(
+        missing(&wants, &literals),
+        [
+            "`SOURCE_DATE_EPOCH=$(date)` (no `SOURCE_DATE_EPOCH`)",
+            "`--load`"
+        ]
+    );
+    assert_eq!(
+        string_value(
+            r#""a \"b\"\n\
+                        c""#
+        ),
+        Some("a \"b\"\nc".to_string())
+    );
+    assert_eq!(string_value("r#\"x\"#"), Some("x".to_string()));
+    assert_eq!(string_value("'x'"), None);
 }
 
 /// The benchmark commands of the docs, each run as written plus `--dry-run` (and an `--out`
@@ -1145,11 +1932,13 @@ fn documented_benchmark_commands_pass_a_dry_run() {
         let text = std::fs::read_to_string(&path).unwrap();
         for block in blocks(&text).into_iter().filter(|b| b.lang == "sh") {
             for cmd in commands(&rel, &block) {
-                let Some(args) = cmd.text.strip_prefix("bench/run") else {
+                // Its shell words, as bench/run gets them.
+                let mut args = shlex::split(&cmd.text).unwrap_or_default();
+                if args.first().map(String::as_str) != Some("bench/run") {
                     continue;
-                };
+                }
+                args.remove(0);
                 let out = tempfile::tempdir().unwrap();
-                let mut args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
                 if !args.iter().any(|a| a == "--dry-run") {
                     args.push("--dry-run".into());
                 }
