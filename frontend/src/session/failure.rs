@@ -36,14 +36,19 @@ impl Failure {
     }
 
     pub(crate) fn diags(d: Diagnostics) -> Self {
+        Failure::found(Code::InvalidArgument, "the spec has", d)
+    }
+
+    /// Errors at spec positions that `who` found (`the merge guards found 2 errors:`).
+    pub(crate) fn found(code: Code, who: &str, d: Diagnostics) -> Self {
         let n = d.errors().count();
         let head = if n == 1 {
-            "the spec has an error".to_string()
+            format!("{who} an error")
         } else {
-            format!("the spec has {n} errors")
+            format!("{who} {n} errors")
         };
         Failure {
-            code: Code::InvalidArgument,
+            code,
             message: format!("{head}:\n{d}"),
             diagnostics: Some(Box::new(d)),
             subrequest: None,

@@ -348,12 +348,11 @@ pub(crate) async fn check_guards<B: Bridge>(
     for (span, v) in violations {
         d.push(Diagnostic::error(span, "", v.to_string()));
     }
-    let mut f = Failure::diags(d);
-    f.code = Code::FailedPrecondition;
-    f.message = f
-        .message
-        .replacen("the spec has", "the merge guards found", 1);
-    Err(f)
+    Err(Failure::found(
+        Code::FailedPrecondition,
+        "the merge guards found",
+        d,
+    ))
 }
 
 /// `image` with the guards' `verdict` among its inputs, adding nothing to it: the diff of a
