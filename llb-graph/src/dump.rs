@@ -1,9 +1,9 @@
 //! A readable JSON view of a definition, for golden tests and `aishell-frontend llb --json`.
 
+use crate::Digest;
 use crate::pb;
 use prost::Message;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 fn platform(p: &Option<pb::Platform>) -> Value {
     match p {
@@ -138,11 +138,7 @@ pub fn op_to_json(op: &pb::Op) -> Value {
 /// A readable JSON form of a whole definition: ops in order with their digests, inputs
 /// (as `#<position>:<output>`), progress names, caps and source locations.
 pub fn definition_to_json(def: &pb::Definition) -> Value {
-    let digests: Vec<String> = def
-        .def
-        .iter()
-        .map(|b| format!("sha256:{}", hex::encode(Sha256::digest(b))))
-        .collect();
+    let digests: Vec<String> = def.def.iter().map(|b| Digest::of(b).to_string()).collect();
     let ops: Vec<Value> = def
         .def
         .iter()

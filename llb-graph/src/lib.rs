@@ -23,6 +23,7 @@
 //! assert_eq!(a.def.len(), 6); // image, exec, diff, file, merge, terminal
 //! ```
 
+mod digest;
 mod dump;
 mod exec;
 mod file;
@@ -32,6 +33,7 @@ mod state;
 mod validate;
 
 pub use aishell_proto::pb;
+pub use digest::Digest;
 pub use dump::{definition_to_json, op_to_json};
 pub use exec::{Exec, MountKind, NetMode};
 pub use file::{CopyOptions, FileOp, FileRef};

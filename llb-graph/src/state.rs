@@ -1,8 +1,8 @@
 //! States, vertices and the composition operators.
 
+use crate::Digest;
 use crate::pb;
 use prost::Message;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -186,7 +186,7 @@ impl State {
     ) -> State {
         op.inputs = inputs.iter().map(Output::input).collect();
         let bytes = encode_op(&op);
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let digest = Digest::of(&bytes).into();
         let vertex = Vertex {
             bytes,
             digest,
@@ -222,12 +222,7 @@ impl State {
         };
         let ops = ops
             .iter()
-            .map(|b| {
-                (
-                    format!("sha256:{}", hex::encode(Sha256::digest(b))),
-                    b.clone(),
-                )
-            })
+            .map(|b| (String::from(Digest::of(b)), b.clone()))
             .collect::<Vec<_>>();
         if !ops.iter().any(|(d, _)| *d == input.digest) {
             return Err(format!(

@@ -1,9 +1,9 @@
 //! Structural checks BuildKit applies when it loads a definition, done on our side so
 //! tests (and fuzzing) catch a malformed graph without a daemon.
 
+use crate::Digest;
 use crate::pb;
 use prost::Message;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// Checks a definition the way BuildKit's loader does: at least two entries, a terminal
@@ -22,7 +22,7 @@ pub fn validate(def: &pb::Definition) -> Result<(), String> {
     let mut outputs: HashMap<String, usize> = HashMap::new();
     let last = def.def.len() - 1;
     for (i, bytes) in def.def.iter().enumerate() {
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        let digest = Digest::of(bytes).to_string();
         let op = pb::Op::decode(bytes.as_slice()).map_err(|e| format!("op {i}: {e}"))?;
         for inp in &op.inputs {
             if inp.index < 0 {

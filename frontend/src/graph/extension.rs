@@ -166,8 +166,7 @@ pub fn built_on(def: &pb::Definition, foundation: &str) -> bool {
 }
 
 fn llb_digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+    llb_graph::Digest::of(bytes).to_string()
 }
 
 /// The state of a nested build's result.

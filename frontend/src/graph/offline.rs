@@ -29,7 +29,6 @@ use crate::spec::{self, Extension, ResolvedSpec, Spec};
 pub use crate::spec::{ReadError, SpecFile};
 use llb_graph::{FileOp, Meta, SourceFile};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// The spec for LLB source maps, so `buildctl` shows spec lines for failing steps.
@@ -176,7 +175,7 @@ fn dockerfile_placeholder(
         .and_then(|d| std::fs::read(d.join(path.trim_start_matches("./"))).ok());
     let (marker, note) = match content {
         Some(bytes) => (
-            format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+            llb_graph::Digest::of(&bytes).to_string(),
             format!(
                 "the extension Dockerfile {shown} is not built without an engine: its layer is a placeholder that changes when the Dockerfile's content does"
             ),

@@ -425,11 +425,10 @@ pub(crate) fn failed_vertices(s: &tonic::Status) -> Vec<String> {
 
 /// The digests of every op `state` is built from.
 pub(crate) fn op_digests(state: &State) -> std::collections::BTreeSet<String> {
-    use sha2::Digest as _;
     marshal(state, &[])
         .def
         .iter()
-        .map(|op| format!("sha256:{}", hex::encode(sha2::Sha256::digest(op))))
+        .map(|op| llb_graph::Digest::of(op).to_string())
         .collect()
 }
 
