@@ -10,6 +10,10 @@
 //!
 //! An unknown request is answered with gRPC code 12 and an `errdefs.Subrequest` detail, so
 //! clients know it is unsupported rather than failed.
+//!
+//! The JSON bodies are the types of [`answers`], which mirror BuildKit's Go types.
+
+pub mod answers;
 
 use crate::graph::options::Options;
 use crate::graph::targets::{Base, Target};
@@ -22,8 +26,11 @@ use crate::spec::load::{Loaded, load};
 use crate::spec::yaml::{self, Span};
 use crate::spec::{self, Spec, SpecFile};
 use aishell_proto::gateway as gw;
-use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use answers::{
+    Arg, Base64, BuildError, LintResults, Location, Named, Outline, Request, RequestType, Secret,
+    SourceInfo, TargetInfo, TargetList, Warning,
+};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use tonic::Code;
 
@@ -83,18 +90,19 @@ pub fn unsupported(name: &str) -> Failure {
 
 /// `frontend.subrequests.describe`: every request we answer.
 pub fn describe() -> gw::Result {
-    let named = |n: &str, d: &str| json!({"name": n, "description": d});
-    let request = |name: &str, description: &str, opts: Vec<Value>, meta: &[&str]| {
-        json!({
-            "name": name,
-            "version": VERSION,
-            "type": "rpc",
-            "description": description,
-            "opts": opts,
-            "inputs": [],
-            "metadata": meta.iter().map(|m| named(m, "")).collect::<Vec<_>>(),
-            "refs": [],
-        })
+    let named = |name: &str, description: &str| Named {
+        name: name.into(),
+        description: description.into(),
+    };
+    let request = |name: &str, description: &str, opts: Vec<Named>, meta: &[&str]| Request {
+        name: name.into(),
+        version: VERSION.into(),
+        kind: RequestType::Rpc,
+        description: description.into(),
+        opts,
+        inputs: Vec::new(),
+        metadata: meta.iter().map(|m| named(m, "")).collect(),
+        refs: Vec::new(),
     };
     let all = vec![
         request(
@@ -129,15 +137,13 @@ pub fn describe() -> gw::Result {
     ])
     .chain(all.iter().map(|r| {
         vec![
-            str_of(&r["name"])
-                .trim_start_matches("frontend.")
-                .to_string(),
-            str_of(&r["version"]).to_string(),
-            str_of(&r["description"]).to_string(),
+            r.name.trim_start_matches("frontend.").to_string(),
+            r.version.clone(),
+            r.description.clone(),
         ]
     }))
     .collect();
-    answer_with(&Value::Array(all), table(&rows, 1), None)
+    answer_with(&all, table(&rows, 1), None)
 }
 
 /// `frontend.outline`: the declared arguments the target uses (value, description taken
@@ -171,51 +177,34 @@ pub fn outline(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> 
             .unwrap_or(&a.default.value)
             .clone();
         let description = arg_comment(&lines, a);
-        let mut o = Map::new();
-        o.insert("name".into(), json!(name));
-        put_str(&mut o, "description", &description);
-        put_str(&mut o, "value", &value);
-        o.insert(
-            "location".into(),
-            location(Span {
+        rows.push(vec![name.clone(), value.clone(), description.clone()]);
+        args.push(Arg {
+            name: name.clone(),
+            description,
+            value,
+            location: Some(Location::of_span(Span {
                 start: a.name.span.start,
                 end: a.default.span.end.max(a.name.span.end),
-            }),
-        );
-        args.push(Value::Object(o));
-        rows.push(vec![name.clone(), value, description]);
+            })),
+        });
     }
     let mut secrets = Vec::new();
     if let Some(s) = &spec.harness.npm_secret
         && target.def().holds.tools
     {
-        // The secret is mounted (and must exist) only while npm tools are installed.
-        let required = !spec.harness.npm.is_empty();
-        let mut o = Map::new();
-        o.insert("name".into(), json!(s.value));
-        if required {
-            o.insert("required".into(), json!(true));
-        }
-        o.insert("location".into(), location(s.span));
-        secrets.push(Value::Object(o));
+        secrets.push(Secret {
+            name: s.value.clone(),
+            // The secret is mounted (and must exist) only while npm tools are installed.
+            required: !spec.harness.npm.is_empty(),
+            location: Some(Location::of_span(s.span)),
+        });
     }
 
     let description = target.describe(spec);
-    let mut out = Map::new();
-    out.insert("name".into(), json!(target.name()));
-    put_str(&mut out, "description", &description);
-    if !args.is_empty() {
-        out.insert("args".into(), Value::Array(args));
-    }
-    if !secrets.is_empty() {
-        out.insert("secrets".into(), Value::Array(secrets.clone()));
-    }
-    out.insert("sources".into(), json!([b64(&file.data)]));
-
     let mut txt = table(
         &[
             vec!["TARGET:".into(), target.name().into()],
-            vec!["DESCRIPTION:".into(), description],
+            vec!["DESCRIPTION:".into(), description.clone()],
         ],
         1,
     );
@@ -227,17 +216,21 @@ pub fn outline(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> 
     if !secrets.is_empty() {
         let mut rows = vec![vec!["SECRET".to_string(), "REQUIRED".into()]];
         for s in &secrets {
-            let req = if s.get("required").is_some() {
-                "true"
-            } else {
-                ""
-            };
-            rows.push(vec![str_of(&s["name"]).to_string(), req.to_string()]);
+            let req = if s.required { "true" } else { "" };
+            rows.push(vec![s.name.clone(), req.to_string()]);
         }
         txt.push_str(&table(&rows, 3));
         txt.push('\n');
     }
-    Ok(answer_with(&Value::Object(out), txt, None))
+    let out = Outline {
+        name: target.name().into(),
+        description,
+        args,
+        secrets,
+        sources: vec![Base64(file.data.clone())],
+        ..Outline::default()
+    };
+    Ok(answer_with(&out, txt, None))
 }
 
 /// `frontend.targets`: foundation, extension, harness and image (the default).
@@ -251,35 +244,35 @@ pub fn targets(file: &SpecLocal, opts: &Options) -> Result<gw::Result, Failure> 
     let mut rows = vec![vec!["TARGET".to_string(), "DESCRIPTION".into()]];
     for t in Target::ALL {
         let description = t.describe(spec);
-        let mut o = Map::new();
-        o.insert("name".into(), json!(t.name()));
-        if t.is_default() {
-            o.insert("default".into(), json!(true));
-        }
-        put_str(&mut o, "description", &description);
-        let base = match t.def().base {
-            Base::SpecImage => spec.foundation.from.value.clone(),
-            Base::Target(b) => b.name().into(),
-            Base::Scratch => String::new(),
-        };
-        put_str(&mut o, "base", &base);
-        // Each target points at its section (named as the target); the default target has
-        // none when `image:` is left out, and then points at the foundation.
-        let key = keys
-            .get(t.name())
-            .or_else(|| t.is_default().then(|| keys.get("foundation")).flatten());
-        if let Some(span) = key {
-            o.insert("location".into(), location(*span));
-        }
-        list.push(Value::Object(o));
         let label = if t.is_default() {
             format!("{} (default)", t.name())
         } else {
             t.name().to_string()
         };
-        rows.push(vec![label, description]);
+        rows.push(vec![label, description.clone()]);
+        let base = match t.def().base {
+            Base::SpecImage => spec.foundation.from.value.clone(),
+            Base::Target(b) => b.name().into(),
+            Base::Scratch => String::new(),
+        };
+        // Each target points at its section (named as the target); the default target has
+        // none when `image:` is left out, and then points at the foundation.
+        let key = keys
+            .get(t.name())
+            .or_else(|| t.is_default().then(|| keys.get("foundation")).flatten());
+        list.push(TargetInfo {
+            name: t.name().into(),
+            default: t.is_default(),
+            description,
+            base,
+            location: key.map(|span| Location::of_span(*span)),
+            ..TargetInfo::default()
+        });
     }
-    let out = json!({"targets": list, "sources": [b64(&file.data)]});
+    let out = TargetList {
+        targets: list,
+        sources: vec![Base64(file.data.clone())],
+    };
     Ok(answer_with(&out, table(&rows, 1), None))
 }
 
@@ -300,41 +293,33 @@ pub fn check(file: &SpecLocal, opts: &Options) -> gw::Result {
         }
     }
 
-    let b64data = b64(&file.data);
-    let mut source = Map::new();
-    put_str(&mut source, "filename", &file.filename);
-    put_str(&mut source, "data", &b64data);
-    source.insert("language".into(), json!("yaml"));
-    let list: Vec<Value> = warnings
+    let list = warnings
         .iter()
         .map(|d| {
-            let mut o = Map::new();
             let rule = d.rule.unwrap_or("Unknown");
-            o.insert("ruleName".into(), json!(rule));
-            put_str(
-                &mut o,
-                "description",
-                lint::rule(rule).map_or("", |r| r.description),
-            );
-            put_str(&mut o, "url", &lint::url(rule));
-            o.insert("detail".into(), json!(detail(d)));
-            // buildx reads the location of every warning, so each one has one.
-            o.insert("location".into(), location(d.span.unwrap_or_default()));
-            Value::Object(o)
+            Warning {
+                rule_name: rule.to_string(),
+                description: lint::rule(rule).map_or("", |r| r.description).to_string(),
+                url: lint::url(rule),
+                detail: detail(d),
+                // buildx reads the location of every warning, so each one has one.
+                location: Some(Location::of_span(d.span.unwrap_or_default())),
+            }
         })
         .collect();
-    let mut out = Map::new();
-    out.insert("warnings".into(), Value::Array(list));
-    out.insert("sources".into(), json!([source]));
-    if let Some((message, span)) = &error {
-        // Go always writes this location (it is not a pointer); without a span it has no
-        // ranges, and clients print the message alone.
-        let loc = span.map_or_else(|| json!({}), location);
-        out.insert(
-            "buildError".into(),
-            json!({"message": message, "location": loc}),
-        );
-    }
+    let out = LintResults {
+        warnings: list,
+        sources: vec![SourceInfo {
+            filename: file.filename.clone(),
+            data: Base64(file.data.clone()),
+            language: "yaml".into(),
+        }],
+        // Without a span the location has no ranges, and clients print the message alone.
+        build_error: error.as_ref().map(|(message, span)| BuildError {
+            message: message.clone(),
+            location: span.map(Location::of_span).unwrap_or_default(),
+        }),
+    };
 
     let txt = check_text(file, &warnings, error.as_ref());
     let status = if warnings.is_empty() && error.is_none() {
@@ -342,7 +327,7 @@ pub fn check(file: &SpecLocal, opts: &Options) -> gw::Result {
     } else {
         "1"
     };
-    answer_with(&Value::Object(out), txt, Some(status))
+    answer_with(&out, txt, Some(status))
 }
 
 /// The text of a check result: a summary line, each warning with its excerpt, the error.
@@ -494,37 +479,6 @@ fn top_level_keys(text: &str) -> BTreeMap<String, Span> {
     out
 }
 
-/// A BuildKit `pb.Location` in Go's JSON: one range, 1-based lines, 0-based characters,
-/// zero values (and the source index 0) left out.
-pub fn location(span: Span) -> Value {
-    let start_line = span.start.line.max(1);
-    let start_char = span.start.col.saturating_sub(1);
-    // A block node's span ends at the start of the line after it; that line is not part
-    // of it.
-    let (end_line, end_char) = if span.end.line > start_line && span.end.col <= 1 {
-        (span.end.line - 1, 0)
-    } else if span.end.line >= start_line {
-        (span.end.line, span.end.col.saturating_sub(1))
-    } else {
-        (start_line, start_char)
-    };
-    json!({"ranges": [{
-        "start": position(start_line, start_char),
-        "end": position(end_line, end_char),
-    }]})
-}
-
-fn position(line: u32, character: u32) -> Value {
-    let mut o = Map::new();
-    if line > 0 {
-        o.insert("line".into(), json!(line));
-    }
-    if character > 0 {
-        o.insert("character".into(), json!(character));
-    }
-    Value::Object(o)
-}
-
 /// Lines around `span`, the span's own lines marked, in the layout BuildKit's clients use
 /// for source excerpts.
 fn excerpt(filename: &str, lines: &[&str], span: Span) -> String {
@@ -574,23 +528,11 @@ fn table(rows: &[Vec<String>], pad: usize) -> String {
         .collect()
 }
 
-fn put_str(o: &mut Map<String, Value>, key: &str, v: &str) {
-    if !v.is_empty() {
-        o.insert(key.into(), json!(v));
-    }
-}
-
-fn str_of(v: &Value) -> &str {
-    v.as_str().unwrap_or("")
-}
-
-fn b64(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(data)
-}
-
-/// The result: no ref (the oneof stays unset), only metadata.
-fn answer_with(json: &Value, txt: String, status: Option<&str>) -> gw::Result {
+/// The result: no ref (the oneof stays unset), only metadata. `json` is written indented by
+/// two spaces, as Go's `json.MarshalIndent` writes BuildKit's own answers.
+fn answer_with<T: Serialize>(json: &T, txt: String, status: Option<&str>) -> gw::Result {
     let mut metadata = BTreeMap::new();
+    // The answer types hold strings, numbers and lists only: writing them cannot fail.
     metadata.insert(
         "result.json".to_string(),
         serde_json::to_vec_pretty(json).unwrap_or_default(),
@@ -629,30 +571,6 @@ mod tests {
             vec!["é".into(), "BB".into(), String::new()],
         ];
         assert_eq!(table(&rows, 2), "A      x\né  BB\n");
-    }
-
-    #[test]
-    fn locations_drop_zero_values_and_the_line_after_a_block() {
-        let one_line = Span {
-            start: Pos::new(3, 1),
-            end: Pos::new(3, 9),
-        };
-        assert_eq!(
-            location(one_line),
-            json!({"ranges": [{"start": {"line": 3}, "end": {"line": 3, "character": 8}}]})
-        );
-        let block = Span {
-            start: Pos::new(4, 3),
-            end: Pos::new(7, 1),
-        };
-        assert_eq!(
-            location(block),
-            json!({"ranges": [{"start": {"line": 4, "character": 2}, "end": {"line": 6}}]})
-        );
-        assert_eq!(
-            location(Span::default()),
-            json!({"ranges": [{"start": {"line": 1}, "end": {"line": 1}}]})
-        );
     }
 
     #[test]
