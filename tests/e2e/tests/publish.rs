@@ -21,7 +21,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
+    let out = aishell_e2e::output(cmd);
     assert!(
         out.status.success(),
         "{cmd:?} failed:\n{}{}",
