@@ -6,6 +6,7 @@
 
 use crate::graph::context::{self};
 use crate::graph::convert::{self, Caps};
+use crate::graph::names::ProgressNames;
 use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
 use crate::session::failure::{Failure, convert_failure, guarded, panic_failure};
@@ -198,14 +199,17 @@ pub async fn build<B: Bridge>(
             let fopts = crate::graph::cross::CrossBase::options(&opts);
             let images = resolve_images(b, &fopts, &build, &mut image_cache).await?;
             let files = read_context(b, &fopts, &build.spec, &mut context_cache).await?;
+            let mut names = ProgressNames::default();
+            let context = context::source(&build.spec, &fopts, &files, &mut names);
             let input = convert::Input {
                 spec: &build,
                 options: &fopts,
                 caps: Caps { merge_diff },
                 images: &images,
-                context: context::source(&build.spec, &fopts, &files),
+                context,
                 context_files: &files,
                 dockerfile_extension: None,
+                names,
                 show_platform: platforms.len() > 1,
                 cross: None,
             };
@@ -214,14 +218,17 @@ pub async fn build<B: Bridge>(
         }
         let images = resolve_images(b, &opts, resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
+        let mut names = ProgressNames::default();
+        let context = context::source(&resolved.spec, &opts, &files, &mut names);
         let mut input = convert::Input {
             spec: resolved,
             options: &opts,
             caps: Caps { merge_diff },
             images: &images,
-            context: context::source(&resolved.spec, &opts, &files),
+            context,
             context_files: &files,
             dockerfile_extension: None,
+            names,
             show_platform: platforms.len() > 1,
             cross: cross.clone().filter(|_| cross_installs),
         };
