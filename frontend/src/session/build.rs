@@ -250,17 +250,14 @@ pub async fn build<B: Bridge>(
                 ""
             }
         );
-        let label = if platforms.len() > 1 {
-            format!("[{platform}] ")
-        } else {
-            String::new()
-        };
+        // Several platforms' steps are in one progress display: their names show which.
+        let shown = (platforms.len() > 1).then_some(platform);
         let mut verdict = None;
         if opts.merge_mode == MergeMode::Merge && opts.target.def().guards.any() {
             let run = GuardRun {
                 conv: &conv,
                 prefix: &resolved.spec.harness.prefix.value,
-                label: label.clone(),
+                shown,
             };
             verdict = check_guards(b, &opts, &file, own, run).await?;
             tracing::info!("{platform}: merge guards passed");
@@ -271,7 +268,7 @@ pub async fn build<B: Bridge>(
             }
         }
         let state = match &verdict {
-            Some(v) => with_verdict(&conv.state, v, &label),
+            Some(v) => with_verdict(&conv.state, v, shown),
             None => conv.state.clone(),
         };
         let def = marshal(&state, &[file.source_file()]);
@@ -284,7 +281,7 @@ pub async fn build<B: Bridge>(
         // (BuildKit then runs it, as for any frontend without an SBOM of its own).
         let sbom = match (&opts.sbom, own) {
             (crate::graph::options::Sbom::Own, Some(own)) => {
-                Some(sbom::attestation(b, &opts, own, &conv.sbom, platform, &label).await?)
+                Some(sbom::attestation(b, &opts, own, &conv.sbom, platform, shown).await?)
             }
             (crate::graph::options::Sbom::Own, None) => {
                 if first {
