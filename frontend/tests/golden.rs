@@ -1,8 +1,10 @@
 //! Golden tests of the graph the offline conversion emits (`graph::offline`, the code behind
 //! `aishell-frontend graph|llb|plan`, with stand-in image configs): for each example (and a
 //! few variants), the readable dump of the definition and the image config are compared with
-//! an insta snapshot in `tests/golden/offline/<name>.snap`, and the definition is marshalled
-//! twice and compared byte for byte. `golden_build.rs` pins what a real build sends instead.
+//! an insta snapshot in `tests/golden/offline/<name>.snap`, the definition is marshalled
+//! twice and compared byte for byte, and each vertex's recorded progress name
+//! (`Conversion::names`) must be the name the definition gives it. `golden_build.rs` pins
+//! what a real build sends instead.
 //!
 //! A vertex digest is a user's cache key: if one of these snapshots changes, every user's
 //! cache for that vertex is busted. A mismatch fails the test (and under `CI` or
@@ -11,9 +13,11 @@
 //! and say why in the commit (docs/architecture.md, "Golden snapshots").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use aishell_frontend::graph::names::ProgressNames;
 use aishell_frontend::graph::offline::{self, SpecFile};
 use llb_graph::{definition_to_json, encode_definition, marshal, validate};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 mod common;
@@ -46,6 +50,21 @@ fn spec_file(example: &str) -> SpecFile {
     }
 }
 
+/// Every vertex of `def` has its progress name recorded (what `aishell-frontend graph`
+/// groups it by), and the name recorded is the one the definition gives it.
+fn names_are_recorded(def: &llb_graph::pb::Definition, names: &ProgressNames) {
+    let (_, ops) = def.def.split_last().unwrap();
+    assert_eq!(names.len(), ops.len(), "one name per vertex, no other");
+    for op in ops {
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(op)));
+        let text = &def.metadata[&digest].description["llb.customname"];
+        assert_eq!(
+            names.get(&digest).map(ToString::to_string).as_ref(),
+            Some(text)
+        );
+    }
+}
+
 fn golden(name: &str, spec: &SpecFile, platforms: &[&str], args: &[&str], target: Option<&str>) {
     let platforms: Vec<String> = platforms.iter().map(|s| s.to_string()).collect();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -61,6 +80,7 @@ fn golden(name: &str, spec: &SpecFile, platforms: &[&str], args: &[&str], target
             encode_definition(&again),
             "marshalling is deterministic"
         );
+        names_are_recorded(&def, &b.conversion.names);
         let mut dump = definition_to_json(&def);
         // The spec text is in the source map; the golden file shows the graph, not the text.
         dump.as_object_mut().unwrap().remove("source");

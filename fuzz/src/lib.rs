@@ -5,8 +5,8 @@
 //!   linux/arm64) and, when they resolve, the offline conversion. Nothing may panic;
 //!   errors are fine, they are the user's diagnostics.
 //! * [`valid_graph`]: a spec that is valid by construction ([`GenSpec`]) must convert,
-//!   and every definition it gives must pass `llb_graph::validate` and marshal to the
-//!   same bytes twice.
+//!   and every definition it gives must pass `llb_graph::validate`, marshal to the
+//!   same bytes twice and have each vertex's progress name recorded as it carries it.
 
 use aishell_frontend::graph::offline::{self, SpecFile};
 use aishell_frontend::spec::platform::Platform;
@@ -108,6 +108,21 @@ pub fn check_case(case: &Case) {
             )),
             "converting twice differs\n---\n{text}"
         );
+        // Every vertex's recorded progress name (what `aishell-frontend graph` groups it
+        // by) is the name the definition gives it.
+        let names = &b.conversion.names;
+        assert_eq!(
+            names.len(),
+            def.metadata.len(),
+            "one name per vertex\n---\n{text}"
+        );
+        for (digest, meta) in &def.metadata {
+            assert_eq!(
+                names.get(digest).map(ToString::to_string).as_ref(),
+                meta.description.get("llb.customname"),
+                "the recorded name of {digest}\n---\n{text}"
+            );
+        }
         // Each layer is solved on its own by the merge guards, so it must be a valid
         // definition too.
         for layer in &b.conversion.layers {

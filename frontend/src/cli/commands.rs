@@ -214,7 +214,7 @@ pub(super) fn graph_cmd(
     let builds = convert_or_report(io, &spec, &options)?;
     let b = one_platform(&builds, "graph")?;
     let def = llb_graph::marshal(&b.conversion.state, &[]);
-    let g = Graph::from_definition(&def);
+    let g = Graph::from_definition(&def, &b.conversion.names);
     let text = match format {
         Format::Dot => dump::to_dot(&g),
         Format::Mermaid => dump::to_mermaid(&g),

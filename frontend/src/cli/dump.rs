@@ -2,23 +2,39 @@
 //!
 //! We draw the marshalled definition, not the spec: what BuildKit will be asked to solve,
 //! one box per vertex, so the picture cannot disagree with the build. Vertices are grouped
-//! by the part their progress name carries (`[foundation] run …`), which is how the
+//! by the part their progress name is of (`[foundation] run …`), which is how the
 //! foundation's steps, the extension, the diff ops, the tool layers and the final merge
-//! become visible as separate, independent inputs.
+//! become visible as separate, independent inputs. The part comes from the names the
+//! conversion recorded by digest ([`ProgressNames`]), not from the name's text.
 //!
 //! ```
 //! use aishell_frontend::cli::dump::{Graph, to_dot, to_mermaid};
-//! use llb_graph::{Exec, Meta, Source, diff, marshal, merge};
-//! let base = Source::image("docker.io/library/busybox:1").build(Meta::named("[foundation] from busybox:1"));
-//! let ext = Exec::new(base.clone(), ["/bin/sh", "-c", "make"]).build(Meta::named("[extension] run make"));
-//! let layer = diff(&base, &ext, Meta::named("[extension] layer"));
-//! let image = merge(&[base, layer], Meta::named("[image] merge foundation + extension"));
-//! let g = Graph::from_definition(&marshal(&image, &[]));
+//! use aishell_frontend::graph::names::{ProgressName, ProgressNames, Tag};
+//! use aishell_frontend::spec::Part;
+//! use llb_graph::{Exec, Source, State, diff, marshal, merge};
+//! let mut names = ProgressNames::default();
+//! let mut named = |st: State, name: ProgressName| {
+//!     names.record(&st, name);
+//!     st
+//! };
+//! let (f, e) = (Tag::Part(Part::Foundation), Tag::Part(Part::Extension));
+//! let from = ProgressName::new(f, "from busybox:1");
+//! let base = named(Source::image("docker.io/library/busybox:1").build(from.meta()), from);
+//! let run = ProgressName::new(e.clone(), "run make");
+//! let ext = named(Exec::new(base.clone(), ["/bin/sh", "-c", "make"]).build(run.meta()), run);
+//! let layer = ProgressName::new(e, "layer");
+//! let layer = named(diff(&base, &ext, layer.meta()), layer);
+//! let top = ProgressName::new(Tag::Image, "merge foundation + extension");
+//! let image = named(merge(&[base, layer], top.meta()), top);
+//! let g = Graph::from_definition(&marshal(&image, &[]), &names);
 //! assert_eq!(g.nodes.len(), 4);
+//! assert_eq!(g.nodes[1].group, "extension");
+//! assert_eq!(g.nodes[1].label, "run make");
 //! assert!(to_dot(&g).starts_with("digraph aishell {"));
 //! assert!(to_mermaid(&g).contains("-->|upper|"));
 //! ```
 
+use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use llb_graph::pb;
 use sha2::{Digest, Sha256};
 
@@ -50,9 +66,10 @@ pub struct Node {
     /// What it does.
     pub kind: Kind,
     /// The group it is drawn in: `foundation`, `extension`, `harness`, `image`, `context`,
-    /// or empty when its name says nothing.
+    /// or empty for a vertex of none of them.
     pub group: String,
-    /// Its progress name without the group prefix.
+    /// What it does: its progress name without the group, or its whole name (without
+    /// platform) when it is in no group.
     pub label: String,
 }
 
@@ -76,23 +93,23 @@ pub struct Graph {
     pub edges: Vec<Edge>,
 }
 
-/// Splits `[linux/amd64] [harness] npm x@1` into the group and the rest. The platform
-/// prefix of multi-platform builds is dropped: one picture shows one platform.
-fn split_name(name: &str) -> (String, String) {
-    let mut rest = name.trim();
-    let mut group = String::new();
-    while let Some(tail) = rest.strip_prefix('[') {
-        let Some(end) = tail.find(']') else { break };
-        let tag = &tail[..end];
-        match tag {
-            "foundation" | "extension" | "harness" | "image" => group = tag.to_string(),
-            "internal" => group = "context".into(),
-            _ if tag.contains('/') => {}
-            _ => break,
-        }
-        rest = tail[end + 1..].trim_start();
+/// The group a named vertex is drawn in and its label. The platform of multi-platform
+/// builds is left out: one picture shows one platform.
+fn group_and_label(name: &ProgressName) -> (String, String) {
+    let group = match &name.tag {
+        // A stacked build's steps (`[foundation, stacked] …`) have always been drawn
+        // outside the groups under their whole names, as the names' text was read; kept
+        // so, the picture is what it was.
+        _ if name.stacked => None,
+        Tag::Internal => Some("context"),
+        Tag::Part(p) => Some(p.name()),
+        Tag::Image => Some("image"),
+        Tag::Context(_) | Tag::Guards | Tag::Sbom => None,
+    };
+    match group {
+        Some(g) => (g.to_string(), name.what.clone()),
+        None => (String::new(), name.clone().on(None).to_string()),
     }
-    (group, rest.to_string())
 }
 
 /// A fallback label from the op itself, for vertices without a progress name.
@@ -114,9 +131,12 @@ fn op_label(op: &pb::Op) -> (Kind, String) {
 }
 
 impl Graph {
-    /// Reads a marshalled definition. Undecodable ops are drawn as `Other` rather than
+    /// Reads a marshalled definition, with the progress names of its vertices (a
+    /// conversion's [`crate::graph::convert::Conversion::names`]). A vertex without a
+    /// recorded name is drawn in no group, labelled with its name in the definition or, if
+    /// it has none, with what its op does. Undecodable ops are drawn as `Other` rather than
     /// failing: a picture of most of a graph is still useful.
-    pub fn from_definition(def: &pb::Definition) -> Self {
+    pub fn from_definition(def: &pb::Definition, names: &ProgressNames) -> Self {
         let digests: Vec<String> = def
             .def
             .iter()
@@ -137,13 +157,15 @@ impl Graph {
                 continue; // the terminal op only marks the result
             }
             let (kind, fallback) = op_label(&op);
-            let name = def
-                .metadata
-                .get(digest)
-                .and_then(|m| m.description.get("llb.customname"));
-            let (group, label) = match name {
-                Some(n) => split_name(n),
-                None => (String::new(), fallback),
+            let (group, label) = match names.get(digest) {
+                Some(n) => group_and_label(n),
+                None => {
+                    let text = def
+                        .metadata
+                        .get(digest)
+                        .and_then(|m| m.description.get("llb.customname"));
+                    (String::new(), text.cloned().unwrap_or(fallback))
+                }
             };
             let to = g.nodes.len();
             for (k, input) in op.inputs.iter().enumerate() {
@@ -406,23 +428,71 @@ harness:
         let b = convert_all(&SpecFile::from_text("s.yaml", SPEC), &o)
             .unwrap()
             .remove(0);
-        Graph::from_definition(&llb_graph::marshal(&b.conversion.state, &[]))
+        Graph::from_definition(
+            &llb_graph::marshal(&b.conversion.state, &[]),
+            &b.conversion.names,
+        )
     }
 
     #[test]
     fn names_give_groups() {
+        use crate::spec::Part;
+        use crate::spec::platform::Platform;
+        let arm = Platform::parse("linux/arm64").unwrap();
+        let harness = ProgressName::new(Tag::Part(Part::Harness), "npm x@1").on(Some(&arm));
+        let cases = [
+            (harness.clone(), "harness", "npm x@1"),
+            (
+                ProgressName::new(Tag::Internal, "load build context"),
+                "context",
+                "load build context",
+            ),
+            // A tag-like text in what a step does is only text.
+            (
+                ProgressName::new(Tag::Part(Part::Foundation), "[x] y"),
+                "foundation",
+                "[x] y",
+            ),
+            (
+                ProgressName::new(Tag::Part(Part::Harness), "[image] -> /t/bin/[image]"),
+                "harness",
+                "[image] -> /t/bin/[image]",
+            ),
+            (harness.stacked(true), "", "[harness, stacked] npm x@1"),
+            (
+                ProgressName::new(Tag::Guards, "list").on(Some(&arm)),
+                "",
+                "[guards] list",
+            ),
+        ];
+        for (name, group, label) in cases {
+            assert_eq!(
+                group_and_label(&name),
+                (group.to_string(), label.to_string()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn vertices_without_a_recorded_name_are_in_no_group() {
+        let named = llb_graph::Source::image("docker.io/library/busybox:1")
+            .build(llb_graph::Meta::named("[foundation] from busybox:1"));
+        let bare = llb_graph::FileOp::on(named)
+            .mkdir("/x", 0o755, true)
+            .build(llb_graph::Meta::default());
+        let g = Graph::from_definition(&llb_graph::marshal(&bare, &[]), &ProgressNames::default());
+        let drawn: Vec<(&str, &str)> = g
+            .nodes
+            .iter()
+            .map(|n| (n.group.as_str(), n.label.as_str()))
+            .collect();
         assert_eq!(
-            split_name("[linux/arm64] [harness] npm x@1"),
-            ("harness".to_string(), "npm x@1".to_string())
-        );
-        assert_eq!(
-            split_name("[internal] load build context"),
-            ("context".to_string(), "load build context".to_string())
-        );
-        assert_eq!(split_name("plain"), (String::new(), "plain".to_string()));
-        assert_eq!(
-            split_name("[foundation] [x] y"),
-            ("foundation".to_string(), "[x] y".to_string())
+            drawn,
+            [
+                ("", "[foundation] from busybox:1"),
+                ("", "1 file action(s)")
+            ]
         );
     }
 
@@ -482,6 +552,73 @@ harness:
         assert!(m.contains("#quot;hi#quot; #gt; /x"), "{m}");
         assert!(m.contains("-->|lower|"));
         assert!(m.contains("classDef harness fill:#fef3c7"));
+    }
+
+    /// Each platform's vertices as `group | label | name` lines, checking on the way that
+    /// every vertex has a recorded name and that it is the name the definition gives it.
+    fn drawn(builds: &[crate::graph::offline::Offline]) -> String {
+        let mut out = String::new();
+        for b in builds {
+            let def = llb_graph::marshal(&b.conversion.state, &[]);
+            let g = Graph::from_definition(&def, &b.conversion.names);
+            out.push_str(&format!("{}\n", b.platform));
+            for n in &g.nodes {
+                let text = &def.metadata[&n.digest].description["llb.customname"];
+                let name = b.conversion.names.get(&n.digest).unwrap();
+                assert_eq!(&name.to_string(), text);
+                out.push_str(&format!("  {} | {} | {text}\n", n.group, n.label));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn multi_platform_groups_are_those_the_text_gave() {
+        // What reading the groups back from the names' text drew before the names were
+        // recorded: the platform left out, the build machine's foundation (the base of the
+        // cross-installed npm tool) in the foundation group.
+        const BEFORE: &str = "\
+linux/amd64
+  foundation | from docker.io/library/debian:trixie-slim | [linux/amd64] [foundation] from docker.io/library/debian:trixie-slim
+  foundation | apt-get install git | [linux/amd64] [foundation] apt-get install git
+  context | load build context | [internal] load build context
+  foundation | copy motd -> /etc/motd | [linux/amd64] [foundation] copy motd -> /etc/motd
+  extension | run echo \"hi\" > /x | [linux/amd64] [extension] run echo \"hi\" > /x
+  extension | layer (diff against the foundation) | [linux/amd64] [extension] layer (diff against the foundation)
+  harness | npm @openai/codex@0.169.0 | [linux/amd64] [harness] npm @openai/codex@0.169.0
+  harness | npm @openai/codex@0.169.0 layer | [linux/amd64] [harness] npm @openai/codex@0.169.0 layer
+  harness | download gitleaks | [linux/amd64] [harness] download gitleaks
+  harness | gitleaks -> /tools/bin/gitleaks | [linux/amd64] [harness] gitleaks -> /tools/bin/gitleaks
+  image | merge foundation + extension + 2 harness tool(s) | [linux/amd64] [image] merge foundation + extension + 2 harness tool(s)
+linux/arm64
+  foundation | from docker.io/library/debian:trixie-slim | [linux/arm64] [foundation] from docker.io/library/debian:trixie-slim
+  foundation | apt-get install git | [linux/arm64] [foundation] apt-get install git
+  context | load build context | [internal] load build context
+  foundation | copy motd -> /etc/motd | [linux/arm64] [foundation] copy motd -> /etc/motd
+  extension | run echo \"hi\" > /x | [linux/arm64] [extension] run echo \"hi\" > /x
+  extension | layer (diff against the foundation) | [linux/arm64] [extension] layer (diff against the foundation)
+  foundation | from docker.io/library/debian:trixie-slim | [linux/amd64] [foundation] from docker.io/library/debian:trixie-slim
+  foundation | apt-get install git | [linux/amd64] [foundation] apt-get install git
+  foundation | copy motd -> /etc/motd | [linux/amd64] [foundation] copy motd -> /etc/motd
+  harness | npm @openai/codex@0.169.0 (cross-installed on linux/amd64) | [linux/arm64] [harness] npm @openai/codex@0.169.0 (cross-installed on linux/amd64)
+  harness | npm @openai/codex@0.169.0 layer | [linux/arm64] [harness] npm @openai/codex@0.169.0 layer
+  harness | download gitleaks | [linux/arm64] [harness] download gitleaks
+  harness | gitleaks -> /tools/bin/gitleaks | [linux/arm64] [harness] gitleaks -> /tools/bin/gitleaks
+  image | merge foundation + extension + 2 harness tool(s) | [linux/arm64] [image] merge foundation + extension + 2 harness tool(s)
+";
+        let o = options("s.yaml", &["linux/amd64,linux/arm64".into()], &[], None).unwrap();
+        let builds = convert_all(&SpecFile::from_text("s.yaml", SPEC), &o).unwrap();
+        assert_eq!(drawn(&builds), BEFORE);
+        // Stacked, every step but the context's was drawn outside the groups.
+        let args = ["AISHELL_MERGE=stack".to_string()];
+        let o = options("s.yaml", &["linux/amd64,linux/arm64".into()], &args, None).unwrap();
+        let builds = convert_all(&SpecFile::from_text("s.yaml", SPEC), &o).unwrap();
+        let d = drawn(&builds);
+        assert!(d.contains(
+            "\n   | [harness, stacked] download gitleaks | [linux/arm64] [harness, stacked] download gitleaks\n"
+        ), "{d}");
+        assert_eq!(d.matches("\n  context | ").count(), 2, "{d}");
+        assert_eq!(d.matches("\n   | ").count(), d.lines().count() - 4, "{d}");
     }
 
     #[test]

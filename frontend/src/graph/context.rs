@@ -17,9 +17,10 @@
 //! permission bits and files over [`FILE_MAX`] (or past [`TOTAL_MAX`] in all) are still
 //! copied from `local://context`.
 
+use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::Options;
 use crate::spec::{CopySource, Extension, Spec};
-use llb_graph::{Meta, Source, State};
+use llb_graph::{Source, State};
 use std::collections::BTreeMap;
 
 /// The largest context file written into the graph instead of copied from the context.
@@ -127,8 +128,13 @@ pub fn readable_paths(spec: &Spec) -> Vec<String> {
 
 /// The build context restricted to the paths the spec copies and that `read` does not
 /// hold (so unrelated edits in the project never invalidate a copy step), or scratch
-/// when nothing is left to copy from it.
-pub fn source(spec: &Spec, opts: &Options, read: &ContextFiles) -> State {
+/// when nothing is left to copy from it. Its progress name is recorded in `names`.
+pub fn source(
+    spec: &Spec,
+    opts: &Options,
+    read: &ContextFiles,
+    names: &mut ProgressNames,
+) -> State {
     let paths: Vec<String> = copied_paths(spec)
         .into_iter()
         .filter(|p| read.get(p).is_none())
@@ -136,7 +142,10 @@ pub fn source(spec: &Spec, opts: &Options, read: &ContextFiles) -> State {
     if paths.is_empty() {
         return State::scratch();
     }
-    local(&paths, opts).build(Meta::named("[internal] load build context"))
+    let name = ProgressName::new(Tag::Internal, "load build context");
+    let state = local(&paths, opts).build(name.meta());
+    names.record(&state, name);
+    state
 }
 
 /// The local source of the context restricted to `paths`.

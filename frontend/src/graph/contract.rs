@@ -5,6 +5,7 @@
 use crate::graph::context::ContextFiles;
 use crate::graph::cross::CrossBase;
 use crate::graph::image_config::ImageConfig;
+use crate::graph::names::ProgressNames;
 use crate::graph::options::Options;
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
@@ -84,6 +85,10 @@ pub struct Input<'a> {
     pub context_files: &'a ContextFiles,
     /// The extension Dockerfile's result, when the spec has one.
     pub dockerfile_extension: Option<DockerfileExtension>,
+    /// The progress names of the vertices of `context` and `dockerfile_extension` that the
+    /// caller made ([`crate::graph::context::source`] records the context's; a Dockerfile
+    /// frontend's vertices have none here).
+    pub names: ProgressNames,
     /// Prefix progress names with the platform (multi-platform builds).
     pub show_platform: bool,
     /// The build machine's foundation, when npm tools are cross-installed for this
@@ -128,6 +133,10 @@ pub struct Conversion {
     pub base_config: Option<Value>,
     /// What the SBOM (`--sbom`) reads and lists for this target.
     pub sbom: crate::sbom::Parts,
+    /// The progress name of each vertex of `state` the frontend made (this conversion, its
+    /// cross base, and the caller for [`Input::names`]), by digest: what `aishell-frontend
+    /// graph` groups the vertices by.
+    pub names: ProgressNames,
     /// Warnings for the user.
     pub warnings: Vec<String>,
 }
@@ -140,6 +149,7 @@ impl Conversion {
             platform,
             foundation: self.foundation,
             config: self.config,
+            names: self.names,
         }
     }
 }

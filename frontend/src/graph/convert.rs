@@ -16,11 +16,12 @@ pub use crate::graph::contract::{
     NO_MERGE_MESSAGE,
 };
 use crate::graph::image_config::ImageConfig;
+use crate::graph::names::Tag;
 use crate::graph::ops::{Ctx, context, version_from_url};
 use crate::graph::options::MergeMode;
 use crate::graph::targets::Target;
 use crate::spec::{BinaryTool, Extension, NpmTool, Part, PerPlatform, ResolvedSpec, Spanned};
-use llb_graph::{Meta, State, diff, merge};
+use llb_graph::{State, diff, merge};
 
 /// The harness tools in canonical order: npm packages by name, then binaries by name.
 /// Order in the spec does not matter, so reordering a spec never changes the image.
@@ -49,8 +50,8 @@ fn build_foundation(cx: &mut Ctx<'_>) -> Result<(State, ImageConfig, ImageInfo),
     let base = cx.image(&spec.foundation.from.value)?.clone();
     let mut config = ImageConfig::from_base(base.config.clone());
     config.set_platform(&cx.platform);
-    let from = cx.image_source(&base, "foundation", spec.foundation.from.span);
-    let st = cx.steps(from, &spec.foundation.steps, "foundation", &mut config)?;
+    let from = cx.image_source(&base, Part::Foundation, spec.foundation.from.span);
+    let st = cx.steps(from, &spec.foundation.steps, Part::Foundation, &mut config)?;
     Ok((st, config, base))
 }
 
@@ -86,7 +87,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
     // Extension.
     let (extension, extension_history) = match (&spec.extension, &input.dockerfile_extension) {
         (Some(Extension::Inline { steps, .. }), _) => {
-            let st = cx.steps(foundation.clone(), steps, "extension", &mut config)?;
+            let st = cx.steps(foundation.clone(), steps, Part::Extension, &mut config)?;
             (st, std::mem::take(&mut cx.history))
         }
         (Some(Extension::Dockerfile { path, .. }), Some(ext)) => {
@@ -147,14 +148,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
             name: "extension".into(),
             version: None,
             description: format!("{} step(s)", extension_history.len().max(1)),
-            state: diff(
-                &foundation,
-                &extension,
-                cx.meta(
-                    "extension",
-                    "layer (diff against the foundation)",
-                    spec.extension_span(),
-                ),
+            state: cx.step(
+                Part::Extension,
+                "layer (diff against the foundation)",
+                spec.extension_span(),
+                |m| diff(&foundation, &extension, m),
             ),
             span: spec.extension_span(),
         });
@@ -186,14 +184,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                         cx.npm_install(foundation.clone(), t, &prefix, &foundation_config, None),
                     ),
                 };
-                let layer = diff(
-                    &lower,
-                    &installed,
-                    cx.meta(
-                        "harness",
-                        &format!("npm {}@{} layer", t.package.value, t.version.value),
-                        t.package.span,
-                    ),
+                let layer = cx.step(
+                    Part::Harness,
+                    format!("npm {}@{} layer", t.package.value, t.version.value),
+                    t.package.span,
+                    |m| diff(&lower, &installed, m),
                 );
                 tool_labels.push((t.package.value.clone(), t.version.value.clone()));
                 npm_parts.push((
@@ -251,13 +246,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     .iter()
                     .map(|l| (format!("harness {}", l.name), false))
                     .collect();
-                let st = merge(
-                    &states,
-                    cx.meta(
-                        "harness",
-                        &format!("merge {} tool layer(s)", states.len()),
-                        spec.harness.span,
-                    ),
+                let st = cx.step(
+                    Part::Harness,
+                    format!("merge {} tool layer(s)", states.len()),
+                    spec.harness.span,
+                    |m| merge(&states, m),
                 );
                 (st, c, h)
             }
@@ -299,10 +292,10 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     .collect();
                 let states: Vec<State> = inputs.iter().map(|(s, _)| s.clone()).collect();
                 let history = inputs.into_iter().flat_map(|(_, h)| h).collect();
-                let st = merge(
-                    &states,
-                    Meta::named(cx.name("image", &format!("merge {}", names.join(" + ")))),
-                );
+                // The merge has no spec position and no part's `--no-cache`: only its name.
+                let name = cx.name(Tag::Image, format!("merge {}", names.join(" + ")));
+                let st = merge(&states, name.meta());
+                cx.names.record(&st, name);
                 (st, harness_config, history)
             }
             (Target::Image, MergeMode::Stack) => {
@@ -367,6 +360,14 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
             Vec::new()
         },
     };
+    // A vertex this conversion made is named as it made it; then come the names of the
+    // states it was given, of which only what the result is built from is kept.
+    let mut names = cx.names;
+    names.extend(&input.names);
+    if let Some(c) = &input.cross {
+        names.extend(&c.names);
+    }
+    names.retain_vertices_of(&state);
     Ok(Conversion {
         state,
         config,
@@ -375,6 +376,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
         extension,
         base_config,
         sbom,
+        names,
         warnings: cx.warnings,
     })
 }

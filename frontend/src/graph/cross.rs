@@ -14,6 +14,7 @@
 //! an install that fails outright gets the same way out.
 
 use crate::graph::image_config::ImageConfig;
+use crate::graph::names::ProgressNames;
 use crate::graph::options::{MergeMode, Options};
 use crate::graph::targets::Target;
 use crate::spec::ResolvedSpec;
@@ -29,6 +30,8 @@ pub struct CrossBase {
     pub foundation: State,
     /// Its config: the environment npm runs with.
     pub config: ImageConfig,
+    /// The progress names of its vertices, which the tools' layers are built on.
+    pub names: ProgressNames,
 }
 
 impl CrossBase {

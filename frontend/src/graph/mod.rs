@@ -3,7 +3,7 @@
 //! ([`context`]), Dockerfile extensions ([`extension`]), cross installs of npm tools for a
 //! foreign platform ([`cross`]), the image config ([`image_config`]), and the same conversion
 //! without an engine, with stand-in image configs ([`offline`]). [`targets`] is the one table
-//! of what each `--target` holds.
+//! of what each `--target` holds; [`names`] the progress names of the vertices, as values.
 //!
 //! The options live here rather than with the gateway session because they are the
 //! conversion's input (the CLI builds them too); the session only parses them from
@@ -15,6 +15,7 @@ pub mod convert;
 pub mod cross;
 pub mod extension;
 pub mod image_config;
+pub mod names;
 pub mod offline;
 pub mod ops;
 pub mod options;

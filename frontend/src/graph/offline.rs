@@ -20,14 +20,15 @@
 
 use crate::graph::context::ContextFiles;
 use crate::graph::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
+use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::Options;
 use crate::spec::diag::{Diagnostic, Diagnostics};
 use crate::spec::load::{Loaded, load, merge_unique};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
-use crate::spec::{self, Extension, ResolvedSpec, Spec};
+use crate::spec::{self, Extension, Part, ResolvedSpec, Spec};
 pub use crate::spec::{ReadError, SpecFile};
-use llb_graph::{FileOp, Meta, SourceFile};
+use llb_graph::{FileOp, SourceFile};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -162,11 +163,12 @@ pub struct Offline {
 /// A stand-in for the extension Dockerfile's result: a file op on the foundation that
 /// records the Dockerfile's path and content digest, so its layer is built on the
 /// foundation (as the real one must be) and changes exactly when the Dockerfile does.
+/// Returned with its progress name and the note for the user.
 fn dockerfile_placeholder(
     input: &convert::Input<'_>,
     spec: &SpecFile,
     path: &str,
-) -> Result<(DockerfileExtension, String), ConvertError> {
+) -> Result<(DockerfileExtension, ProgressName, String), ConvertError> {
     let (foundation, _) = convert::foundation(input)?;
     let shown = crate::graph::extension::dockerfile_path(&spec.name, path);
     let content = spec
@@ -187,20 +189,25 @@ fn dockerfile_placeholder(
             ),
         ),
     };
+    // Without the platform and `, stacked` of the conversion's own names, as it always was
+    // named (the golden snapshots pin it).
+    let name = ProgressName::new(
+        Tag::Part(Part::Extension),
+        format!("placeholder for Dockerfile {shown} (not built offline)"),
+    );
     let state = FileOp::on(foundation)
         .mkfile(
             "/.aishell-offline-extension",
             0o644,
             format!("{path}\n{marker}\n").into_bytes(),
         )
-        .build(Meta::named(format!(
-            "[extension] placeholder for Dockerfile {shown} (not built offline)"
-        )));
+        .build(name.meta());
     Ok((
         DockerfileExtension {
             state,
             config: Value::Object(serde_json::Map::new()),
         },
+        name,
         note,
     ))
 }
@@ -236,22 +243,26 @@ pub fn convert(
     })?;
     let mut notes = vec![images_note(&images.keys().cloned().collect::<Vec<_>>())];
     let no_files = ContextFiles::default();
+    let mut names = ProgressNames::default();
+    // Offline, context files are not read: every context copy comes from `local://context`,
+    // as in `aishell-frontend llb | buildctl build --local context=.`.
+    let context = crate::graph::context::source(&resolved.spec, options, &no_files, &mut names);
     let mut input = convert::Input {
         spec: resolved,
         options,
         caps: Caps { merge_diff: true },
         images: &images,
-        // Offline, context files are not read: every context copy comes from
-        // `local://context`, as in `aishell-frontend llb | buildctl build --local context=.`.
-        context: crate::graph::context::source(&resolved.spec, options, &no_files),
+        context,
         context_files: &no_files,
         dockerfile_extension: None,
+        names,
         show_platform,
         cross: cross.filter(|_| crate::graph::cross::applies(resolved, options)),
     };
     if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
-        let (ext, note) = dockerfile_placeholder(&input, spec, &path.value)
+        let (ext, name, note) = dockerfile_placeholder(&input, spec, &path.value)
             .map_err(|e| convert_error(&spec.name, e))?;
+        input.names.record(&ext.state, name);
         input.dockerfile_extension = Some(ext);
         notes.push(note);
     }

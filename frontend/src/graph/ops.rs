@@ -1,15 +1,16 @@
 //! The LLB ops of each spec step, for [`crate::graph::convert`]: apt packages, copies, run
 //! commands and env of the foundation and an inline extension, npm installs of harness
 //! tools, and binary downloads placed by file operations. Each op carries its readable
-//! progress name (`[harness] npm @openai/codex@0.169.0`) and the spec position it came from
-//! (the LLB source map).
+//! progress name (`[harness] npm @openai/codex@0.169.0`), recorded by digest as well (see
+//! [`crate::graph::names`]), and the spec position it came from (the LLB source map).
 
 use crate::graph::contract::{ConvertError, ImageInfo, ImageOrigin, Input};
 use crate::graph::image_config::{ImageConfig, rfc3339};
+use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::{MergeMode, Network, Options};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
-use crate::spec::{BinaryTool, CopySource, NpmTool, PerPlatform, Steps};
+use crate::spec::{BinaryTool, CopySource, NpmTool, Part, PerPlatform, Steps};
 use llb_graph::{
     CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, NetMode, Source, State,
 };
@@ -68,28 +69,36 @@ pub(crate) struct Ctx<'a> {
     pub(crate) created: Option<String>,
     pub(crate) history: Vec<(String, bool)>,
     pub(crate) warnings: Vec<String>,
+    /// The names of the vertices made so far.
+    pub(crate) names: ProgressNames,
 }
 
 impl Ctx<'_> {
-    pub(crate) fn name(&self, part: &str, what: &str) -> String {
-        // In a stacked build every step says so: old daemons cannot show warnings, but
-        // every client shows vertex names.
-        let stacked = if self.input.options.merge_mode == MergeMode::Stack {
-            ", stacked"
-        } else {
-            ""
-        };
-        if self.input.show_platform {
-            format!("[{}] [{part}{stacked}] {what}", self.platform)
-        } else {
-            format!("[{part}{stacked}] {what}")
-        }
+    /// The progress name of a step of this conversion: with the platform in multi-platform
+    /// builds, and marked in a stacked build.
+    pub(crate) fn name(&self, tag: Tag, what: impl Into<String>) -> ProgressName {
+        ProgressName::new(tag, what)
+            .on(self.input.show_platform.then_some(&self.platform))
+            .stacked(self.input.options.merge_mode == MergeMode::Stack)
     }
 
-    pub(crate) fn meta(&self, part: &str, what: &str, span: Span) -> Meta {
-        Meta::named(self.name(part, what))
+    /// The vertex `build` makes for a step of `part` that does `what`, given its metadata
+    /// (name, spec position, `--no-cache`); its name is recorded.
+    pub(crate) fn step(
+        &mut self,
+        part: Part,
+        what: impl Into<String>,
+        span: Span,
+        build: impl FnOnce(Meta) -> State,
+    ) -> State {
+        let name = self.name(Tag::Part(part), what);
+        let meta = name
+            .meta()
             .at(loc(span))
-            .no_cache(self.input.options.no_cache.part(part))
+            .no_cache(self.input.options.no_cache.part(part.name()));
+        let state = build(meta);
+        self.names.record(&state, name);
+        state
     }
 
     pub(crate) fn image(&self, written: &str) -> Result<&ImageInfo, ConvertError> {
@@ -100,24 +109,30 @@ impl Ctx<'_> {
         })
     }
 
-    pub(crate) fn image_source(&self, info: &ImageInfo, part: &str, span: Span) -> State {
+    pub(crate) fn image_source(&mut self, info: &ImageInfo, part: Part, span: Span) -> State {
         let short_ref = info.reference.split('@').next().unwrap_or(&info.reference);
         match &info.origin {
             ImageOrigin::Registry => {}
             ImageOrigin::OciLayout { session, store } => {
-                return Source::oci_layout(&info.reference, session, store)
-                    .platform(self.pb_platform.clone())
-                    .build(self.meta(
-                        part,
-                        &format!("from {short_ref} (OCI layout from the client)"),
-                        span,
-                    ));
+                let source = Source::oci_layout(&info.reference, session, store)
+                    .platform(self.pb_platform.clone());
+                return self.step(
+                    part,
+                    format!("from {short_ref} (OCI layout from the client)"),
+                    span,
+                    |m| source.build(m),
+                );
             }
             ImageOrigin::Local { name, session } => {
-                return Source::local(name)
+                let source = Source::local(name)
                     .attr("local.session", session.clone())
-                    .cap("source.local.sessionid")
-                    .build(self.meta(part, &format!("from the folder of context {name}"), span));
+                    .cap("source.local.sessionid");
+                return self.step(
+                    part,
+                    format!("from the folder of context {name}"),
+                    span,
+                    |m| source.build(m),
+                );
             }
         }
         let mut s = Source::image(&info.reference).platform(self.pb_platform.clone());
@@ -129,7 +144,7 @@ impl Ctx<'_> {
                 s = s.cap("source.image.resolvemode");
             }
         }
-        s.build(self.meta(part, &format!("from {short_ref}"), span))
+        self.step(part, format!("from {short_ref}"), span, |m| s.build(m))
     }
 
     /// Applies apt, copy and run steps on `state` with `env` (updated by `steps.env`).
@@ -137,7 +152,7 @@ impl Ctx<'_> {
         &mut self,
         mut state: State,
         steps: &Steps,
-        part: &str,
+        part: Part,
         config: &mut ImageConfig,
     ) -> Result<State, ConvertError> {
         for kv in &steps.env {
@@ -150,12 +165,13 @@ impl Ctx<'_> {
             .filter(|w| w.starts_with('/'))
             .unwrap_or_else(|| "/".into());
         let options = self.input.options;
+        let pb_platform = self.pb_platform.clone();
         let exec = |root: State, cmd: &str| {
             let mut e = with_run_options(
                 Exec::new(root, ["/bin/sh", "-c", cmd])
                     .cwd(&cwd)
                     .user(&user)
-                    .platform(self.pb_platform.clone()),
+                    .platform(pb_platform.clone()),
                 options,
             );
             for kv in &env {
@@ -181,7 +197,7 @@ impl Ctx<'_> {
                 start: first.start,
                 end: last.end,
             };
-            state = exec(state, &cmd)
+            let install = exec(state, &cmd)
                 .mount(
                     "/var/cache/apt",
                     MountKind::Cache {
@@ -195,12 +211,13 @@ impl Ctx<'_> {
                         id: format!("aishell-apt-lists-{arch}"),
                         locked: true,
                     },
-                )
-                .build(self.meta(
-                    part,
-                    &format!("apt-get install {}", short(&pkgs.join(" "))),
-                    span,
-                ));
+                );
+            state = self.step(
+                part,
+                format!("apt-get install {}", short(&pkgs.join(" "))),
+                span,
+                |m| install.build(m),
+            );
             self.history
                 .push((format!("apt-get install {}", pkgs.join(" ")), false));
         }
@@ -260,17 +277,15 @@ impl Ctx<'_> {
                 timestamp: ts,
                 ..CopyOptions::default()
             };
-            state = op
-                .copy_from(src, &src_path, &c.dest.value, opts)
-                .build(self.meta(part, &what, c.span));
+            let op = op.copy_from(src, &src_path, &c.dest.value, opts);
+            state = self.step(part, what.clone(), c.span, |m| op.build(m));
             self.history.push((what, false));
         }
         for r in &steps.run {
-            state = exec(state, &r.value).build(self.meta(
-                part,
-                &format!("run {}", short(&r.value)),
-                r.span,
-            ));
+            let run = exec(state, &r.value);
+            state = self.step(part, format!("run {}", short(&r.value)), r.span, |m| {
+                run.build(m)
+            });
             self.history
                 .push((format!("/bin/sh -c {}", r.value), false));
         }
@@ -281,7 +296,7 @@ impl Ctx<'_> {
     /// `base` is the build machine's foundation and the install is for this conversion's
     /// platform: npm's `--os`/`--cpu`, no install scripts, and a check of the ELF files.
     pub(crate) fn npm_install(
-        &self,
+        &mut self,
         base: State,
         tool: &NpmTool,
         prefix: &str,
@@ -370,13 +385,13 @@ impl Ctx<'_> {
             Some(b) => format!("npm {spec} (cross-installed on {b})"),
             None => format!("npm {spec}"),
         };
-        e.build(self.meta("harness", &name, tool.package.span))
+        self.step(Part::Harness, name, tool.package.span, |m| e.build(m))
     }
 
     /// A binary tool: download (checksum pinned), extract if asked, place at
     /// `<prefix>/bin/<name>` — file operations only, on scratch or on `base` (stacking).
     pub(crate) fn binary(
-        &self,
+        &mut self,
         base: State,
         b: &BinaryTool,
         prefix: &str,
@@ -401,8 +416,13 @@ impl Ctx<'_> {
         let download = Source::http(&url.value)
             .attr("http.checksum", format!("sha256:{}", sum.value))
             .cap("source.http.checksum")
-            .attr("http.filename", file_name.clone())
-            .build(self.meta("harness", &format!("download {}", b.name.value), url.span));
+            .attr("http.filename", file_name.clone());
+        let download = self.step(
+            Part::Harness,
+            format!("download {}", b.name.value),
+            url.span,
+            |m| download.build(m),
+        );
         let dest = format!("{prefix}/bin/{}", b.name.value);
         let ts = self.epoch.map(|e| e * 1_000_000_000);
         // The binary is first staged as `<STAGE><prefix>/bin/<name>` in a scratch area of
@@ -460,7 +480,7 @@ impl Ctx<'_> {
             },
         );
         let what = format!("{} -> {dest}", b.name.value);
-        Ok(op.build(self.meta("harness", &what, b.span)))
+        Ok(self.step(Part::Harness, what, b.span, |m| op.build(m)))
     }
 }
 
@@ -509,5 +529,6 @@ pub(crate) fn context<'a>(input: &'a Input<'a>) -> Ctx<'a> {
         created: epoch.map(rfc3339),
         history: Vec::new(),
         warnings: Vec::new(),
+        names: ProgressNames::default(),
     }
 }

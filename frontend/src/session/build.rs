@@ -6,6 +6,7 @@
 
 use crate::graph::context::{self};
 use crate::graph::convert::{self, Caps};
+use crate::graph::names::ProgressNames;
 use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
 use crate::session::failure::{Failure, convert_failure, guarded, panic_failure};
@@ -198,14 +199,17 @@ pub async fn build<B: Bridge>(
             let fopts = crate::graph::cross::CrossBase::options(&opts);
             let images = resolve_images(b, &fopts, &build, &mut image_cache).await?;
             let files = read_context(b, &fopts, &build.spec, &mut context_cache).await?;
+            let mut names = ProgressNames::default();
+            let context = context::source(&build.spec, &fopts, &files, &mut names);
             let input = convert::Input {
                 spec: &build,
                 options: &fopts,
                 caps: Caps { merge_diff },
                 images: &images,
-                context: context::source(&build.spec, &fopts, &files),
+                context,
                 context_files: &files,
                 dockerfile_extension: None,
+                names,
                 show_platform: platforms.len() > 1,
                 cross: None,
             };
@@ -214,14 +218,17 @@ pub async fn build<B: Bridge>(
         }
         let images = resolve_images(b, &opts, resolved, &mut image_cache).await?;
         let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
+        let mut names = ProgressNames::default();
+        let context = context::source(&resolved.spec, &opts, &files, &mut names);
         let mut input = convert::Input {
             spec: resolved,
             options: &opts,
             caps: Caps { merge_diff },
             images: &images,
-            context: context::source(&resolved.spec, &opts, &files),
+            context,
             context_files: &files,
             dockerfile_extension: None,
+            names,
             show_platform: platforms.len() > 1,
             cross: cross.clone().filter(|_| cross_installs),
         };
@@ -243,17 +250,14 @@ pub async fn build<B: Bridge>(
                 ""
             }
         );
-        let label = if platforms.len() > 1 {
-            format!("[{platform}] ")
-        } else {
-            String::new()
-        };
+        // Several platforms' steps are in one progress display: their names show which.
+        let shown = (platforms.len() > 1).then_some(platform);
         let mut verdict = None;
         if opts.merge_mode == MergeMode::Merge && opts.target.def().guards.any() {
             let run = GuardRun {
                 conv: &conv,
                 prefix: &resolved.spec.harness.prefix.value,
-                label: label.clone(),
+                shown,
             };
             verdict = check_guards(b, &opts, &file, own, run).await?;
             tracing::info!("{platform}: merge guards passed");
@@ -264,7 +268,7 @@ pub async fn build<B: Bridge>(
             }
         }
         let state = match &verdict {
-            Some(v) => with_verdict(&conv.state, v, &label),
+            Some(v) => with_verdict(&conv.state, v, shown),
             None => conv.state.clone(),
         };
         let def = marshal(&state, &[file.source_file()]);
@@ -277,7 +281,7 @@ pub async fn build<B: Bridge>(
         // (BuildKit then runs it, as for any frontend without an SBOM of its own).
         let sbom = match (&opts.sbom, own) {
             (crate::graph::options::Sbom::Own, Some(own)) => {
-                Some(sbom::attestation(b, &opts, own, &conv.sbom, platform, &label).await?)
+                Some(sbom::attestation(b, &opts, own, &conv.sbom, platform, shown).await?)
             }
             (crate::graph::options::Sbom::Own, None) => {
                 if first {

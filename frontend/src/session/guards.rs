@@ -8,6 +8,7 @@
 //! reads one small file and makes no listing at all.
 
 use crate::graph::convert::{self};
+use crate::graph::names::{ProgressName, Tag};
 use crate::graph::options::Options;
 use crate::guards;
 use crate::guards::facts::FactsRequest;
@@ -18,6 +19,7 @@ use crate::session::gateway::Bridge;
 use crate::session::source::{SpecLocal, ref_id, solve_request};
 use crate::spec::Part;
 use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, rpc};
@@ -174,8 +176,8 @@ pub fn verdict(own: &OwnImage, req: &VerdictRequest, facts: &FactsStates, meta: 
 pub(crate) struct GuardRun<'a> {
     pub(crate) conv: &'a convert::Conversion,
     pub(crate) prefix: &'a str,
-    /// `[linux/arm64] ` in a build of several platforms, else empty.
-    pub(crate) label: String,
+    /// The platform, in a build of several platforms: the steps' progress names show it.
+    pub(crate) shown: Option<&'a Platform>,
 }
 
 /// Runs the merge guards (see [`guards`]) on the built layers of `conv`: a facts step per
@@ -191,7 +193,7 @@ pub(crate) async fn check_guards<B: Bridge>(
     let GuardRun {
         conv,
         prefix,
-        label,
+        shown,
     } = run;
     let wanted = opts.target.def().guards;
     let harness: Vec<&convert::Layer> = if wanted.tools {
@@ -219,7 +221,10 @@ pub(crate) async fn check_guards<B: Bridge>(
         extension,
     };
     let meta = |what: &str, span: Option<Span>| {
-        let m = Meta::named(format!("{label}[guards] {what}")).no_cache(opts.no_cache.all());
+        let m = ProgressName::new(Tag::Guards, what)
+            .on(shown)
+            .meta()
+            .no_cache(opts.no_cache.all());
         match span {
             Some(s) => m.at(crate::graph::ops::loc(s)),
             None => m,
@@ -361,17 +366,20 @@ pub(crate) async fn check_guards<B: Bridge>(
 /// mode=max`) only the steps the returned result is built from, and a verdict solved on the
 /// side would not be exported. With it, a runner fed by that cache finds every layer's facts
 /// and the verdict there, and never pulls a cached layer to list it.
-pub(crate) fn with_verdict(image: &State, verdict: &State, label: &str) -> State {
+/// `shown` is the platform in a build of several platforms.
+pub(crate) fn with_verdict(image: &State, verdict: &State, shown: Option<&Platform>) -> State {
     let empty = diff(
         verdict,
         verdict,
-        Meta::named(format!(
-            "{label}[guards] verdict (adds nothing to the image)"
-        )),
+        ProgressName::new(Tag::Guards, "verdict (adds nothing to the image)")
+            .on(shown)
+            .meta(),
     );
     merge(
         &[image.clone(), empty],
-        Meta::named(format!("{label}[image] with the merge guards' verdict")),
+        ProgressName::new(Tag::Image, "with the merge guards' verdict")
+            .on(shown)
+            .meta(),
     )
 }
 

@@ -6,6 +6,7 @@
 use crate::graph::context::{self, ContextFile, ContextFiles};
 use crate::graph::convert::{self, DockerfileExtension, ImageInfo};
 use crate::graph::extension;
+use crate::graph::names::{ProgressName, Tag};
 use crate::graph::options::Options;
 use crate::session::failure::{Failure, convert_failure, guarded};
 use crate::session::gateway::{Bridge, limits, within};
@@ -14,7 +15,7 @@ use crate::spec::diag::{Diagnostic, Diagnostics};
 use crate::spec::referenced_images;
 use crate::spec::{ResolvedSpec, Spanned, Spec};
 use aishell_proto::gateway as gw;
-use llb_graph::{Meta, marshal};
+use llb_graph::marshal;
 use serde_json::json;
 use std::collections::BTreeMap;
 use tonic::Code;
@@ -36,10 +37,13 @@ pub(crate) async fn read_context<B: Bridge>(
     if let Some(files) = cache.get(&paths) {
         return Ok(files.clone());
     }
-    let local = context::local(&paths, opts).build(Meta::named(format!(
-        "[internal] load build context ({})",
-        paths.join(", ")
-    )));
+    let local = context::local(&paths, opts).build(
+        ProgressName::new(
+            Tag::Internal,
+            format!("load build context ({})", paths.join(", ")),
+        )
+        .meta(),
+    );
     let resp = b
         .solve(solve_request(marshal(&local, &[]), opts))
         .await
@@ -117,7 +121,11 @@ pub(crate) async fn resolve_images<B: Bridge>(
                         .image_resolve_mode
                         .clone()
                         .unwrap_or_else(|| "default".into()),
-                    log_name: format!("[internal] load metadata for {source}"),
+                    log_name: ProgressName::new(
+                        Tag::Internal,
+                        format!("load metadata for {source}"),
+                    )
+                    .to_string(),
                     ..Default::default()
                 },
                 convert::ImageOrigin::Registry,
@@ -126,7 +134,11 @@ pub(crate) async fn resolve_images<B: Bridge>(
                 gw::ResolveImageConfigRequest {
                     r#ref: reference.clone(),
                     platform,
-                    log_name: format!("[context {r}] load metadata for {reference}"),
+                    log_name: ProgressName::new(
+                        Tag::Context(r.clone()),
+                        format!("load metadata for {reference}"),
+                    )
+                    .to_string(),
                     resolver_type: 1,
                     session_id: opts.session_id.clone(),
                     store_id: store.clone(),

@@ -2,6 +2,7 @@
 //! with its bytes and the definition that loaded it, for LLB source maps and the error
 //! excerpts BuildKit prints.
 
+use crate::graph::names::{ProgressName, Tag};
 use crate::graph::options::Options;
 use crate::session::failure::Failure;
 use crate::session::gateway::Bridge;
@@ -9,7 +10,7 @@ use crate::spec::yaml::Span;
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, protobuf};
 use base64::Engine as _;
-use llb_graph::{Meta, Source, SourceFile, marshal};
+use llb_graph::{Source, SourceFile, marshal};
 use serde_json::json;
 use tonic::Code;
 
@@ -89,10 +90,13 @@ pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<Sp
         )
         .cap("source.local.followpaths")
         .attr("local.differ", "none")
-        .build(Meta::named(format!(
-            "[internal] load build definition from {}",
-            opts.filename
-        )));
+        .build(
+            ProgressName::new(
+                Tag::Internal,
+                format!("load build definition from {}", opts.filename),
+            )
+            .meta(),
+        );
     let def = marshal(&local, &[]);
     let resp = b
         .solve(solve_request(def.clone(), opts))

@@ -2,6 +2,7 @@
 //! inventories through the gateway, and returns the SPDX document as an attestation of the
 //! platform's image. See [`crate::sbom`] for what it contains and why it is built per part.
 
+use crate::graph::names::{ProgressName, Tag};
 use crate::graph::options::Options;
 use crate::sbom::Parts;
 use crate::sbom::scan::INVENTORY_FILE;
@@ -18,9 +19,10 @@ use crate::sbom::scan::{Inventory, ScanRequest};
 use crate::sbom::spdx::{self, Contents, NpmTool};
 use aishell_proto::gateway as gw;
 use graph::DOCUMENT;
-use llb_graph::{Meta, State, marshal};
+use llb_graph::{State, marshal};
 
-/// The SBOM of one platform's image, as the attestation BuildKit attaches to it.
+/// The SBOM of one platform's image, as the attestation BuildKit attaches to it. `shown` is
+/// the platform in a build of several platforms (the steps' progress names show it).
 ///
 /// Errors: a part's inventory step failed or its file cannot be read.
 pub(super) async fn attestation<B: Bridge>(
@@ -29,10 +31,14 @@ pub(super) async fn attestation<B: Bridge>(
     own: &OwnImage,
     parts: &Parts,
     platform: &Platform,
-    label: &str,
+    shown: Option<&Platform>,
 ) -> Result<gw::Attestation, Failure> {
-    let meta =
-        |what: &str| Meta::named(format!("{label}[sbom] {what}")).no_cache(opts.no_cache.all());
+    let meta = |what: &str| {
+        ProgressName::new(Tag::Sbom, what)
+            .on(shown)
+            .meta()
+            .no_cache(opts.no_cache.all())
+    };
     let mut steps: Vec<State> = Vec::new();
     if let Some(f) = &parts.foundation {
         steps.push(graph::inventory(
