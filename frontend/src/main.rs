@@ -54,7 +54,7 @@ fn frontend() -> ExitCode {
         // with a terminal or a pipe that never answers).
         let limit = aishell_frontend::session::gateway::limits::PING;
         let connect = aishell_frontend::session::gateway::GrpcBridge::connect(io);
-        let mut bridge = tokio::time::timeout(limit, connect)
+        let bridge = tokio::time::timeout(limit, connect)
             .await
             .map_err(|_| {
                 format!(
@@ -63,7 +63,7 @@ fn frontend() -> ExitCode {
                 )
             })?
             .map_err(|e| format!("cannot connect to the builder: {e}"))?;
-        aishell_frontend::session::build::run(&mut bridge, env).await
+        aishell_frontend::session::build::run(&bridge, env).await
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,7 +45,7 @@ enum Fault {
 struct Faulty(Fault);
 
 impl Hooks for Faulty {
-    async fn ping(&mut self) -> Option<GwResult<gw::PongResponse>> {
+    async fn ping(&self) -> Option<GwResult<gw::PongResponse>> {
         if self.0 == Fault::SilentPing {
             std::future::pending::<()>().await;
         }
@@ -53,7 +53,7 @@ impl Hooks for Faulty {
     }
 
     async fn solve(
-        &mut self,
+        &self,
         _req: &gw::SolveRequest,
         _id: &str,
         what: &Solved,
@@ -67,7 +67,7 @@ impl Hooks for Faulty {
     }
 
     async fn resolve_image_config(
-        &mut self,
+        &self,
         _req: &gw::ResolveImageConfigRequest,
     ) -> Option<GwResult<gw::ResolveImageConfigResponse>> {
         match self.0 {
@@ -89,7 +89,7 @@ impl Faulty {
     async fn run(self) -> String {
         let mut b = Builder::serving(SPEC).with_hooks(self);
         b.unpinned = Some(serde_json::from_slice(CONFIG).unwrap());
-        run(&mut b, env()).await.unwrap();
+        run(&b.live(), env()).await.unwrap();
         error_of(&b.returns).to_string()
     }
 }
@@ -201,8 +201,8 @@ async fn a_builder_that_dies_during_a_solve_ends_the_run_promptly() {
     });
 
     let (r, w) = tokio::io::split(frontend_io);
-    let mut bridge = GrpcBridge::connect(Duplex::new(r, w)).await.unwrap();
-    let frontend = tokio::spawn(async move { run(&mut bridge, env()).await });
+    let bridge = GrpcBridge::connect(Duplex::new(r, w)).await.unwrap();
+    let frontend = tokio::spawn(async move { run(&bridge, env()).await });
 
     // The build is under way (the image's Solve is pending) when the daemon goes away.
     tokio::time::timeout(Duration::from_secs(20), solving.recv())

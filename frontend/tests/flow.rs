@@ -20,7 +20,7 @@ use common::{
 
 /// Runs the frontend as BuildKit starts it, with its own image.
 async fn run(fake: &mut Fake, env: Vec<(String, String)>) -> Result<(), String> {
-    aishell_frontend::session::build::run_as(fake, env, Some(&own_image())).await
+    aishell_frontend::session::build::run_as(&fake.live(), env, Some(&own_image())).await
 }
 
 /// The shared builder with what this suite's tests change.
@@ -37,7 +37,7 @@ struct FlowHooks {
 
 impl Hooks for FlowHooks {
     async fn solve(
-        &mut self,
+        &self,
         req: &gw::SolveRequest,
         id: &str,
         _what: &Solved,
@@ -47,7 +47,7 @@ impl Hooks for FlowHooks {
     }
 
     async fn read_file(
-        &mut self,
+        &self,
         req: &gw::ReadFileRequest,
         def: Option<&pb::Definition>,
     ) -> Option<GwResult<Vec<u8>>> {
@@ -718,7 +718,7 @@ async fn the_guards_are_one_definition_of_facts_steps_and_a_verdict_read_once() 
 #[tokio::test]
 async fn without_its_own_image_the_frontend_says_what_the_guards_need() {
     let mut fake = Fake::new(TWO_TOOLS, true);
-    aishell_frontend::session::build::run_as(&mut fake, env(&[]), None)
+    aishell_frontend::session::build::run_as(&fake.live(), env(&[]), None)
         .await
         .unwrap();
     assert_mentions(
@@ -731,7 +731,7 @@ async fn without_its_own_image_the_frontend_says_what_the_guards_need() {
     // A stacked build has no guards and needs no own image.
     let mut stacked = Fake::new(TWO_TOOLS, false);
     aishell_frontend::session::build::run_as(
-        &mut stacked,
+        &stacked.live(),
         env(&["build-arg:AISHELL_MERGE=stack"]),
         None,
     )
@@ -1443,5 +1443,54 @@ async fn one_foreign_platform_is_cross_installed_too_but_not_when_stacked() {
     for (spec, op, _) in npm_installs(&def) {
         assert!(!exec_of(&op).0[2].contains("--cpu"), "{spec}");
         assert_eq!(op.platform.as_ref().unwrap().architecture, "arm64");
+    }
+}
+
+/// Holds back the merge guards' verdict of each platform until the other platform's verdict
+/// has been asked for too: a frontend that builds its platforms one after the other never
+/// gets the first answer.
+struct SideBySide(tokio::sync::Barrier);
+
+impl Hooks for SideBySide {
+    async fn read_file(
+        &self,
+        req: &gw::ReadFileRequest,
+        _def: Option<&pb::Definition>,
+    ) -> Option<GwResult<Vec<u8>>> {
+        if req.file_path == step::VERDICT_FILE {
+            self.0.wait().await;
+        }
+        None
+    }
+}
+
+#[tokio::test]
+async fn the_platforms_of_one_build_are_built_side_by_side() {
+    let mut fake = Builder::serving(SPEC).with_hooks(SideBySide(tokio::sync::Barrier::new(2)));
+    fake.unpinned = Some(json!({"config": {"Env": ["PATH=/usr/bin:/bin"]}}));
+    let ran = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        aishell_frontend::session::build::run_as(
+            &fake.live(),
+            env(&["platform=linux/amd64,linux/arm64"]),
+            Some(&own_image()),
+        ),
+    )
+    .await;
+    assert!(
+        ran.is_ok(),
+        "the second platform's guards were not started while the first platform's were building"
+    );
+    ran.unwrap().unwrap();
+    assert_returned_ok(&fake.returns);
+    assert_eq!(fake.verdicts_read().len(), 2, "one verdict per platform");
+    let result = fake.returns[0].result.as_ref().unwrap();
+    for p in ["linux/amd64", "linux/arm64"] {
+        assert!(
+            result
+                .metadata
+                .contains_key(&format!("containerimage.config/{p}")),
+            "{p} is in the result"
+        );
     }
 }

@@ -124,7 +124,7 @@ fn example(name: &str) -> PathBuf {
 async fn build(example_name: &str, opts: &[&str]) -> Builder {
     let dir = example(example_name);
     let mut b = Builder::new(&dir.join(".aishell"), &dir, images());
-    run_as(&mut b, frontend_env(opts), Some(&own_image()))
+    run_as(&b.live(), frontend_env(opts), Some(&own_image()))
         .await
         .unwrap();
     assert_returned_ok(&b.returns);

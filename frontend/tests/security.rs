@@ -153,7 +153,7 @@ async fn images_are_pinned_to_the_digest_the_builder_resolved() {
         digest: DIGEST,
         config: json!({"architecture": "amd64", "os": "linux"}),
     }];
-    aishell_frontend::session::build::run(&mut b, frontend_env(&[]))
+    aishell_frontend::session::build::run(&b.live(), frontend_env(&[]))
         .await
         .unwrap();
     assert_returned_ok(&b.returns);

@@ -21,7 +21,7 @@ impl Fake {
     /// builder serving `spec`, and returns the builder with what it recorded.
     async fn call(spec: &str, opts: &[&str]) -> Self {
         let mut fake = Fake::serving(spec);
-        run(&mut fake, env(opts)).await.unwrap();
+        run(&fake.live(), env(opts)).await.unwrap();
         fake
     }
 

@@ -74,7 +74,7 @@ pub fn enabled_caps(pong: &gw::PongResponse) -> BTreeMap<String, bool> {
 }
 
 async fn warn<B: Bridge>(
-    b: &mut B,
+    b: &B,
     spec: &SpecLocal,
     message: &str,
     at: Option<Span>,
@@ -121,7 +121,7 @@ async fn warn<B: Bridge>(
 
 /// Builds the result for the options in `env`, or the failure to report.
 pub async fn build<B: Bridge>(
-    b: &mut B,
+    b: &B,
     env: Vec<(String, String)>,
     own: Option<&OwnImage>,
     spec_out: &mut Option<SpecLocal>,
@@ -179,11 +179,13 @@ pub async fn build<B: Bridge>(
     let build_platform = opts.build_platform();
     let mut image_cache = BTreeMap::new();
     let mut context_cache = BTreeMap::new();
-    let mut per_platform: Vec<Built> = Vec::new();
+    let mut prepared: Vec<Prepared<'_>> = Vec::new();
     let mut cross: Option<crate::graph::cross::CrossBase> = None;
+    // One platform after the other: what the conversions need from the builder (image
+    // configs, context files, the extension Dockerfile's graph), which is quick and shared
+    // through the caches. The slow part, building the layers the merge guards check and
+    // the image, runs for all platforms at once below.
     for (index, (platform, resolved)) in platforms.iter().zip(&loaded.resolved).enumerate() {
-        // Conversion warnings are shown once, for the first platform.
-        let first = index == 0;
         // npm tools for another platform are installed on the build machine's foundation
         // (crate::graph::cross): converted once, for the first platform that needs it.
         let cross_installs = crate::graph::cross::applies(resolved, &opts);
@@ -250,58 +252,28 @@ pub async fn build<B: Bridge>(
                 ""
             }
         );
-        // Several platforms' steps are in one progress display: their names show which.
-        let shown = (platforms.len() > 1).then_some(platform);
-        let mut verdict = None;
-        if opts.merge_mode == MergeMode::Merge && opts.target.def().guards.any() {
-            let run = GuardRun {
-                conv: &conv,
-                prefix: &resolved.spec.harness.prefix.value,
-                shown,
-            };
-            verdict = check_guards(b, &opts, &file, own, run).await?;
-            tracing::info!("{platform}: merge guards passed");
-        }
-        if first {
+        // Conversion warnings are shown once, for the first platform.
+        if index == 0 {
             for w in &conv.warnings {
                 warn(b, &file, w, None, None).await;
             }
         }
-        let state = match &verdict {
-            Some(v) => with_verdict(&conv.state, v, shown),
-            None => conv.state.clone(),
-        };
-        let def = marshal(&state, &[file.source_file()]);
-        let resp = b
-            .solve(solve_request(def, &opts))
-            .await
-            .map_err(|s| Failure::gateway("solve failed", &s))?;
-        let id = ref_id(&resp).unwrap_or_default();
-        // `--sbom`: the frontend's own document, unless the user named a scanner image
-        // (BuildKit then runs it, as for any frontend without an SBOM of its own).
-        let sbom = match (&opts.sbom, own) {
-            (crate::graph::options::Sbom::Own, Some(own)) => {
-                Some(sbom::attestation(b, &opts, own, &conv.sbom, platform, shown).await?)
-            }
-            (crate::graph::options::Sbom::Own, None) => {
-                if first {
-                    warn(b, &file, "--sbom: the builder did not give the frontend its own image, so BuildKit's scanner makes the SBOM", None, None).await;
-                }
-                None
-            }
-            _ => None,
-        };
-        per_platform.push(Built {
-            platform: platform.clone(),
-            id,
-            config: conv.config.to_bytes(),
-            base_config: conv
-                .base_config
-                .as_ref()
-                .and_then(|c| serde_json::to_vec(c).ok()),
-            sbom,
+        prepared.push(Prepared {
+            platform,
+            prefix: &resolved.spec.harness.prefix.value,
+            conv,
+            first: index == 0,
+            // Several platforms' steps are in one progress display: their names show which.
+            shown: (platforms.len() > 1).then_some(platform),
         });
     }
+    // All platforms at once, as BuildKit's Dockerfile frontend builds them: each waits for
+    // its own merge guards, which build that platform's layers. The first failure ends the
+    // build (the other platforms' calls are dropped with it), as it does one at a time.
+    let finishing = prepared
+        .into_iter()
+        .map(|p| finish(b, &opts, &file, own, p));
+    let mut per_platform: Vec<Built> = futures_util::future::try_join_all(finishing).await?;
 
     let mut metadata = BTreeMap::new();
     let epoch = opts.source_date_epoch();
@@ -371,6 +343,79 @@ pub async fn build<B: Bridge>(
     })
 }
 
+/// One platform's converted graph, ready for its guards and its solve.
+struct Prepared<'a> {
+    platform: &'a Platform,
+    /// The harness prefix (`/tools`), for the guards.
+    prefix: &'a str,
+    conv: convert::Conversion,
+    /// The first platform: one-time warnings are shown for it only.
+    first: bool,
+    /// The platform named in progress names (several platforms only).
+    shown: Option<&'a Platform>,
+}
+
+/// Checks one platform's merge guards, solves its image and makes its SBOM.
+async fn finish<B: Bridge>(
+    b: &B,
+    opts: &Options,
+    file: &SpecLocal,
+    own: Option<&OwnImage>,
+    p: Prepared<'_>,
+) -> Result<Built, Failure> {
+    let Prepared {
+        platform,
+        prefix,
+        conv,
+        first,
+        shown,
+    } = p;
+    let mut verdict = None;
+    if opts.merge_mode == MergeMode::Merge && opts.target.def().guards.any() {
+        let run = GuardRun {
+            conv: &conv,
+            prefix,
+            shown,
+        };
+        verdict = check_guards(b, opts, file, own, run).await?;
+        tracing::info!("{platform}: merge guards passed");
+    }
+    let state = match &verdict {
+        Some(v) => with_verdict(&conv.state, v, shown),
+        None => conv.state.clone(),
+    };
+    let def = marshal(&state, &[file.source_file()]);
+    let resp = b
+        .solve(solve_request(def, opts))
+        .await
+        .map_err(|s| Failure::gateway("solve failed", &s))?;
+    let id = ref_id(&resp).unwrap_or_default();
+    // `--sbom`: the frontend's own document, unless the user named a scanner image
+    // (BuildKit then runs it, as for any frontend without an SBOM of its own).
+    let sbom = match (&opts.sbom, own) {
+        (crate::graph::options::Sbom::Own, Some(own)) => {
+            Some(sbom::attestation(b, opts, own, &conv.sbom, platform, shown).await?)
+        }
+        (crate::graph::options::Sbom::Own, None) => {
+            if first {
+                warn(b, file, "--sbom: the builder did not give the frontend its own image, so BuildKit's scanner makes the SBOM", None, None).await;
+            }
+            None
+        }
+        _ => None,
+    };
+    Ok(Built {
+        platform: platform.clone(),
+        id,
+        config: conv.config.to_bytes(),
+        base_config: conv
+            .base_config
+            .as_ref()
+            .and_then(|c| serde_json::to_vec(c).ok()),
+        sbom,
+    })
+}
+
 /// One platform's solved image, for the result.
 struct Built {
     platform: Platform,
@@ -388,7 +433,7 @@ struct Built {
 ///
 /// Errors: only when `Return` itself could not be delivered (the process should then
 /// exit non-zero; there is nobody left to tell).
-pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(), String> {
+pub async fn run<B: Bridge>(b: &B, env: Vec<(String, String)>) -> Result<(), String> {
     let own = OwnImage::load().unwrap_or_else(|e| {
         tracing::warn!("{e}");
         None
@@ -401,7 +446,7 @@ pub async fn run<B: Bridge>(b: &mut B, env: Vec<(String, String)>) -> Result<(),
 ///
 /// Errors: as [`run`].
 pub async fn run_as<B: Bridge>(
-    b: &mut B,
+    b: &B,
     env: Vec<(String, String)>,
     own: Option<&OwnImage>,
 ) -> Result<(), String> {

@@ -20,26 +20,27 @@ use tonic::transport::{Channel, Endpoint, Uri};
 pub type GwResult<T> = Result<T, tonic::Status>;
 
 /// The gateway calls the frontend makes, and no other: each mirrors one `LLBBridge` RPC
-/// that production code calls (fakes in tests implement exactly these).
+/// that production code calls (fakes in tests implement exactly these). Calls take `&self`:
+/// the platforms of one build are solved side by side over the one connection.
 #[allow(async_fn_in_trait)] // used with concrete types only; no Send bound needed
 pub trait Bridge {
     /// Capabilities and workers.
-    async fn ping(&mut self) -> GwResult<gw::PongResponse>;
+    async fn ping(&self) -> GwResult<gw::PongResponse>;
     /// Solves a definition (lazily) or calls another frontend.
-    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse>;
+    async fn solve(&self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse>;
     /// Reads a file of a solved ref.
-    async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>>;
+    async fn read_file(&self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>>;
     /// Type, permissions and size of a path of a solved ref.
-    async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse>;
+    async fn stat_file(&self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse>;
     /// Resolves an image reference to a digest and config.
     async fn resolve_image_config(
-        &mut self,
+        &self,
         req: gw::ResolveImageConfigRequest,
     ) -> GwResult<gw::ResolveImageConfigResponse>;
     /// Shows a warning in the client's output.
-    async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()>;
+    async fn warn(&self, req: gw::WarnRequest) -> GwResult<()>;
     /// The final answer; called exactly once.
-    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()>;
+    async fn return_result(&self, req: gw::ReturnRequest) -> GwResult<()>;
 }
 
 /// A duplex byte stream made of a read half and a write half.
@@ -150,12 +151,20 @@ impl GrpcBridge {
     }
 }
 
+impl GrpcBridge {
+    /// A handle for one call: tonic's client is a cheap clone of the channel, and each
+    /// call needs its own, so that platforms built side by side call the daemon at once.
+    fn client(&self) -> LlbBridgeClient<Channel> {
+        self.client.clone()
+    }
+}
+
 impl Bridge for GrpcBridge {
-    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        Ok(self.client.ping(gw::PingRequest {}).await?.into_inner())
+    async fn ping(&self) -> GwResult<gw::PongResponse> {
+        Ok(self.client().ping(gw::PingRequest {}).await?.into_inner())
     }
 
-    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
+    async fn solve(&self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
         tracing::debug!(
             "Solve: {} op(s){}",
             req.definition.as_ref().map_or(0, |d| d.def.len()),
@@ -165,33 +174,33 @@ impl Bridge for GrpcBridge {
                 format!(", frontend {}", req.frontend)
             }
         );
-        Ok(self.client.solve(req).await?.into_inner())
+        Ok(self.client().solve(req).await?.into_inner())
     }
 
-    async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+    async fn read_file(&self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
         tracing::debug!("ReadFile {}", req.file_path);
-        Ok(self.client.read_file(req).await?.into_inner().data)
+        Ok(self.client().read_file(req).await?.into_inner().data)
     }
 
-    async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
-        Ok(self.client.stat_file(req).await?.into_inner())
+    async fn stat_file(&self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
+        Ok(self.client().stat_file(req).await?.into_inner())
     }
 
     async fn resolve_image_config(
-        &mut self,
+        &self,
         req: gw::ResolveImageConfigRequest,
     ) -> GwResult<gw::ResolveImageConfigResponse> {
         tracing::debug!("ResolveImageConfig {}", req.r#ref);
-        Ok(self.client.resolve_image_config(req).await?.into_inner())
+        Ok(self.client().resolve_image_config(req).await?.into_inner())
     }
 
-    async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
-        self.client.warn(req).await?;
+    async fn warn(&self, req: gw::WarnRequest) -> GwResult<()> {
+        self.client().warn(req).await?;
         Ok(())
     }
 
-    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
-        self.client.r#return(req).await?;
+    async fn return_result(&self, req: gw::ReturnRequest) -> GwResult<()> {
+        self.client().r#return(req).await?;
         Ok(())
     }
 }

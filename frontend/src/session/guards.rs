@@ -184,7 +184,7 @@ pub(crate) struct GuardRun<'a> {
 /// layer and a verdict step over them, solved together; the frontend reads the verdict.
 /// Returns the verdict's state when there were layers to check, for [`with_verdict`].
 pub(crate) async fn check_guards<B: Bridge>(
-    b: &mut B,
+    b: &B,
     opts: &Options,
     file: &SpecLocal,
     own: Option<&OwnImage>,

@@ -25,7 +25,7 @@ use tonic::Code;
 /// read. A path that cannot be read here (missing, a directory, too big) is left to the
 /// copy from the context, which reports what is wrong with it as before.
 pub(crate) async fn read_context<B: Bridge>(
-    b: &mut B,
+    b: &B,
     opts: &Options,
     spec: &Spec,
     cache: &mut BTreeMap<Vec<String>, ContextFiles>,
@@ -86,7 +86,7 @@ pub(crate) async fn read_context<B: Bridge>(
 }
 
 pub(crate) async fn resolve_images<B: Bridge>(
-    b: &mut B,
+    b: &B,
     opts: &Options,
     spec: &ResolvedSpec,
     cache: &mut BTreeMap<(String, String), ImageInfo>,
@@ -252,7 +252,7 @@ impl Replacement {
 
 /// Builds the extension Dockerfile with BuildKit's Dockerfile frontend on our foundation.
 pub(crate) async fn dockerfile_extension<B: Bridge>(
-    b: &mut B,
+    b: &B,
     opts: &Options,
     file: &SpecLocal,
     input: &convert::Input<'_>,

@@ -74,7 +74,7 @@ impl SpecLocal {
 }
 
 /// Reads the spec through the client's `dockerfile` local.
-pub(crate) async fn read_spec<B: Bridge>(b: &mut B, opts: &Options) -> Result<SpecLocal, Failure> {
+pub(crate) async fn read_spec<B: Bridge>(b: &B, opts: &Options) -> Result<SpecLocal, Failure> {
     let session = opts
         .dockerfile_session_id
         .clone()

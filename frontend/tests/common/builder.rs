@@ -104,14 +104,14 @@ pub enum Solved {
 /// or panic (a failure on the builder's side of the call). The defaults change nothing.
 #[allow(async_fn_in_trait)] // implemented by concrete test types only; no Send bound needed
 pub trait Hooks {
-    async fn ping(&mut self) -> Option<GwResult<gw::PongResponse>> {
+    async fn ping(&self) -> Option<GwResult<gw::PongResponse>> {
         None
     }
 
     /// `id` is the ref the builder hands out for this solve, `what` what it takes the
     /// request for.
     async fn solve(
-        &mut self,
+        &self,
         _req: &gw::SolveRequest,
         _id: &str,
         _what: &Solved,
@@ -122,7 +122,7 @@ pub trait Hooks {
     /// `def` is the definition whose result the read ref is (`None`: not a ref this
     /// builder handed out for a definition).
     async fn read_file(
-        &mut self,
+        &self,
         _req: &gw::ReadFileRequest,
         _def: Option<&pb::Definition>,
     ) -> Option<GwResult<Vec<u8>>> {
@@ -130,24 +130,24 @@ pub trait Hooks {
     }
 
     async fn stat_file(
-        &mut self,
+        &self,
         _req: &gw::StatFileRequest,
     ) -> Option<GwResult<gw::StatFileResponse>> {
         None
     }
 
     async fn resolve_image_config(
-        &mut self,
+        &self,
         _req: &gw::ResolveImageConfigRequest,
     ) -> Option<GwResult<gw::ResolveImageConfigResponse>> {
         None
     }
 
-    async fn warn(&mut self, _req: &gw::WarnRequest) -> Option<GwResult<()>> {
+    async fn warn(&self, _req: &gw::WarnRequest) -> Option<GwResult<()>> {
         None
     }
 
-    async fn return_result(&mut self, _req: &gw::ReturnRequest) -> Option<GwResult<()>> {
+    async fn return_result(&self, _req: &gw::ReturnRequest) -> Option<GwResult<()>> {
         None
     }
 }
@@ -158,10 +158,18 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {}
 
-/// The builder. Give it what it serves, run the frontend against it, then read what it
-/// recorded.
+/// The builder. Give it what it serves, run the frontend against [`Builder::live`], then
+/// read what it recorded (its [`Daemon`], which it derefs to).
 #[derive(Debug)]
 pub struct Builder<H = NoHooks> {
+    /// What this test changes.
+    pub hooks: H,
+    daemon: Daemon,
+}
+
+/// What the builder serves and what it recorded.
+#[derive(Debug)]
+pub struct Daemon {
     /// The client's folders by local name: `dockerfile` (the spec's folder, as buildx sends
     /// the folder of `-f`) and `context`.
     pub locals: BTreeMap<String, Local>,
@@ -179,9 +187,6 @@ pub struct Builder<H = NoHooks> {
     /// failure comes back from the verdict's read, naming the failed step, as BuildKit
     /// reports a step that failed while building a ref's result.
     pub failing: Vec<(&'static str, &'static str)>,
-    /// What this test changes.
-    pub hooks: H,
-
     /// How many times `Ping` was called.
     pub pings: usize,
     /// Every `Solve` request, in order; solve `n` answered with ref `ref-n`.
@@ -198,6 +203,28 @@ pub struct Builder<H = NoHooks> {
     pub returns: Vec<gw::ReturnRequest>,
     /// What solve `n` was taken for.
     solved: Vec<Solved>,
+}
+
+impl<H> std::ops::Deref for Builder<H> {
+    type Target = Daemon;
+
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
+}
+
+impl<H> std::ops::DerefMut for Builder<H> {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
+    }
+}
+
+/// The builder while the frontend runs against it: the gateway calls take `&self` (the
+/// frontend solves platforms side by side), so the record is behind a `RefCell`, borrowed
+/// only between awaits, never while a hook runs.
+pub struct Live<'a, H> {
+    hooks: &'a H,
+    daemon: std::cell::RefCell<&'a mut Daemon>,
 }
 
 impl Builder {
@@ -232,23 +259,25 @@ impl Builder {
 
     fn with_locals(locals: BTreeMap<String, Local>) -> Self {
         Builder {
-            locals,
-            images: Vec::new(),
-            unpinned: None,
-            // What BuildKit with the containerd image store announces: merges, and local
-            // sources with their options.
-            caps: vec![("mergeop", true), ("diffop", true), ("source.local", true)],
-            listings: Vec::new(),
-            failing: Vec::new(),
             hooks: NoHooks,
-            pings: 0,
-            solves: Vec::new(),
-            resolves: Vec::new(),
-            reads: Vec::new(),
-            stats: Vec::new(),
-            warnings: Vec::new(),
-            returns: Vec::new(),
-            solved: Vec::new(),
+            daemon: Daemon {
+                locals,
+                images: Vec::new(),
+                unpinned: None,
+                // What BuildKit with the containerd image store announces: merges, and local
+                // sources with their options.
+                caps: vec![("mergeop", true), ("diffop", true), ("source.local", true)],
+                listings: Vec::new(),
+                failing: Vec::new(),
+                pings: 0,
+                solves: Vec::new(),
+                resolves: Vec::new(),
+                reads: Vec::new(),
+                stats: Vec::new(),
+                warnings: Vec::new(),
+                returns: Vec::new(),
+                solved: Vec::new(),
+            },
         }
     }
 }
@@ -256,42 +285,22 @@ impl Builder {
 impl<H> Builder<H> {
     /// The same builder, changed by `hooks`.
     pub fn with_hooks<N: Hooks>(self, hooks: N) -> Builder<N> {
-        let Builder {
-            locals,
-            images,
-            unpinned,
-            caps,
-            listings,
-            failing,
-            hooks: _,
-            pings,
-            solves,
-            resolves,
-            reads,
-            stats,
-            warnings,
-            returns,
-            solved,
-        } = self;
         Builder {
-            locals,
-            images,
-            unpinned,
-            caps,
-            listings,
-            failing,
             hooks,
-            pings,
-            solves,
-            resolves,
-            reads,
-            stats,
-            warnings,
-            returns,
-            solved,
+            daemon: self.daemon,
         }
     }
 
+    /// The gateway the frontend runs against; what it records lands in this builder.
+    pub fn live(&mut self) -> Live<'_, H> {
+        Live {
+            hooks: &self.hooks,
+            daemon: std::cell::RefCell::new(&mut self.daemon),
+        }
+    }
+}
+
+impl Daemon {
     /// What the builder took solve `n` for: `local NAME` (a client folder), `merge guards'
     /// verdict`, `NAME frontend` (another frontend, such as the Dockerfile one), or `graph`
     /// (anything else, such as the image).
@@ -554,35 +563,36 @@ impl Tree for ListedTree<'_> {
     }
 }
 
-impl<H: Hooks> Bridge for Builder<H> {
-    async fn ping(&mut self) -> GwResult<gw::PongResponse> {
-        self.pings += 1;
+impl<H: Hooks> Bridge for Live<'_, H> {
+    async fn ping(&self) -> GwResult<gw::PongResponse> {
+        self.daemon.borrow_mut().pings += 1;
         if let Some(answer) = self.hooks.ping().await {
             return answer;
         }
-        Ok(pong(&self.caps))
+        Ok(pong(&self.daemon.borrow().caps))
     }
 
-    async fn solve(&mut self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
-        let n = self.solves.len();
-        let id = format!("ref-{n}");
-        let what = if !req.frontend.is_empty() {
-            Solved::Frontend(req.frontend.clone())
-        } else {
-            let def = req.definition.as_ref().expect("a solve of a definition");
-            solved_as(def, &self.locals)
+    async fn solve(&self, req: gw::SolveRequest) -> GwResult<gw::SolveResponse> {
+        let (n, what) = {
+            let mut d = self.daemon.borrow_mut();
+            let what = if !req.frontend.is_empty() {
+                Solved::Frontend(req.frontend.clone())
+            } else {
+                let def = req.definition.as_ref().expect("a solve of a definition");
+                solved_as(def, &d.locals)
+            };
+            d.solves.push(req.clone());
+            d.solved.push(what.clone());
+            (d.solves.len() - 1, what)
         };
-        self.solves.push(req);
-        self.solved.push(what);
-        if let Some(answer) = self
-            .hooks
-            .solve(&self.solves[n], &id, &self.solved[n])
-            .await
-        {
+        let id = format!("ref-{n}");
+        if let Some(answer) = self.hooks.solve(&req, &id, &what).await {
             return answer;
         }
-        match &self.solved[n] {
-            Solved::Frontend(name) if name == "dockerfile.v0" => self.dockerfile_frontend(n),
+        match &what {
+            Solved::Frontend(name) if name == "dockerfile.v0" => {
+                self.daemon.borrow().dockerfile_frontend(n)
+            }
             Solved::Frontend(name) => Err(tonic::Status::unimplemented(format!(
                 "the fake builder runs no frontend {name}"
             ))),
@@ -590,28 +600,37 @@ impl<H: Hooks> Bridge for Builder<H> {
         }
     }
 
-    async fn read_file(&mut self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
-        self.reads.push((req.r#ref.clone(), req.file_path.clone()));
-        let n = solve_of(&req.r#ref);
-        let def = n
-            .and_then(|n| self.solves.get(n))
-            .and_then(|s| s.definition.as_ref());
-        if let Some(answer) = self.hooks.read_file(&req, def).await {
+    async fn read_file(&self, req: gw::ReadFileRequest) -> GwResult<Vec<u8>> {
+        let (def, verdict) = {
+            let mut d = self.daemon.borrow_mut();
+            d.reads.push((req.r#ref.clone(), req.file_path.clone()));
+            let n = solve_of(&req.r#ref);
+            let def = n
+                .and_then(|n| d.solves.get(n))
+                .and_then(|s| s.definition.clone());
+            let verdict = n.and_then(|n| d.solved.get(n)) == Some(&Solved::Verdict);
+            (def, verdict)
+        };
+        if let Some(answer) = self.hooks.read_file(&req, def.as_ref()).await {
             return answer;
         }
-        if n.and_then(|n| self.solved.get(n)) == Some(&Solved::Verdict) {
+        let d = self.daemon.borrow();
+        if verdict {
             assert_eq!(req.file_path, step::VERDICT_FILE);
-            return self.build_verdict(def.unwrap());
+            return d.build_verdict(def.as_ref().unwrap());
         }
-        self.file(&req.r#ref, &req.file_path)?.read()
+        d.file(&req.r#ref, &req.file_path)?.read()
     }
 
-    async fn stat_file(&mut self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
-        self.stats.push((req.r#ref.clone(), req.path.clone()));
+    async fn stat_file(&self, req: gw::StatFileRequest) -> GwResult<gw::StatFileResponse> {
+        self.daemon
+            .borrow_mut()
+            .stats
+            .push((req.r#ref.clone(), req.path.clone()));
         if let Some(answer) = self.hooks.stat_file(&req).await {
             return answer;
         }
-        let (mode, size) = self.file(&req.r#ref, &req.path)?.stat()?;
+        let (mode, size) = self.daemon.borrow().file(&req.r#ref, &req.path)?.stat()?;
         Ok(gw::StatFileResponse {
             stat: Some(aishell_proto::fsutil::Stat {
                 path: req.path.clone(),
@@ -623,19 +642,20 @@ impl<H: Hooks> Bridge for Builder<H> {
     }
 
     async fn resolve_image_config(
-        &mut self,
+        &self,
         req: gw::ResolveImageConfigRequest,
     ) -> GwResult<gw::ResolveImageConfigResponse> {
-        self.resolves.push(req.clone());
+        self.daemon.borrow_mut().resolves.push(req.clone());
         if let Some(answer) = self.hooks.resolve_image_config(&req).await {
             return answer;
         }
+        let d = self.daemon.borrow();
         let platform = platform_of(req.platform.as_ref());
-        let pinned = self
+        let pinned = d
             .images
             .iter()
             .find(|i| i.reference == req.r#ref && i.platform == platform);
-        match (pinned, &self.unpinned) {
+        match (pinned, &d.unpinned) {
             (Some(image), _) => {
                 let config = serde_json::to_vec(&image.config).unwrap();
                 Ok(resolved(req, image.digest, &config))
@@ -651,16 +671,16 @@ impl<H: Hooks> Bridge for Builder<H> {
         }
     }
 
-    async fn warn(&mut self, req: gw::WarnRequest) -> GwResult<()> {
-        self.warnings.push(req.clone());
+    async fn warn(&self, req: gw::WarnRequest) -> GwResult<()> {
+        self.daemon.borrow_mut().warnings.push(req.clone());
         if let Some(answer) = self.hooks.warn(&req).await {
             return answer;
         }
         Ok(())
     }
 
-    async fn return_result(&mut self, req: gw::ReturnRequest) -> GwResult<()> {
-        self.returns.push(req.clone());
+    async fn return_result(&self, req: gw::ReturnRequest) -> GwResult<()> {
+        self.daemon.borrow_mut().returns.push(req.clone());
         if let Some(answer) = self.hooks.return_result(&req).await {
             return answer;
         }

@@ -26,7 +26,7 @@ use llb_graph::{State, marshal};
 ///
 /// Errors: a part's inventory step failed or its file cannot be read.
 pub(super) async fn attestation<B: Bridge>(
-    b: &mut B,
+    b: &B,
     opts: &Options,
     own: &OwnImage,
     parts: &Parts,

@@ -55,7 +55,7 @@ pub const VERSION: &str = "1.0.0";
 /// cannot be read; for outline and targets, a spec that does not parse. The check reports
 /// spec errors inside its result instead.
 pub async fn answer<B: Bridge>(
-    b: &mut B,
+    b: &B,
     opts: &Options,
     name: &str,
     spec_out: &mut Option<SpecLocal>,
