@@ -11,7 +11,6 @@ use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
 use crate::spec::{Part, ResolvedSpec};
 use llb_graph::State;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// What the builder can do, from `Ping`.
@@ -26,8 +25,8 @@ pub struct Caps {
 pub struct ImageInfo {
     /// Normalised reference to use in the source op (pinned when the builder gave a digest).
     pub reference: String,
-    /// The image's config JSON.
-    pub config: Value,
+    /// The image's config.
+    pub config: ImageConfig,
     /// Where its layers come from.
     pub origin: ImageOrigin,
 }
@@ -63,7 +62,7 @@ pub struct DockerfileExtension {
     /// Its final state (built on the very foundation vertex we pass in).
     pub state: State,
     /// Its image config.
-    pub config: Value,
+    pub config: ImageConfig,
 }
 
 /// Everything conversion reads.
@@ -130,7 +129,7 @@ pub struct Conversion {
     /// exporter (`containerimage.base.config`): with `rewrite-timestamp=true` it leaves the
     /// layers that are the base image's as they are. `None` for the harness target, which
     /// starts from scratch.
-    pub base_config: Option<Value>,
+    pub base_config: Option<ImageConfig>,
     /// What the SBOM (`--sbom`) reads and lists for this target.
     pub sbom: crate::sbom::Parts,
     /// The progress name of each vertex of `state` the frontend made (this conversion, its

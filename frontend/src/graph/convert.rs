@@ -97,10 +97,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     config.set_env(k, v);
                 }
             }
-            for field in ["WorkingDir", "User"] {
-                if let Some(v) = ext_cfg.string(field) {
-                    config.set_string(field, &v);
-                }
+            if let Some(dir) = ext_cfg.working_dir() {
+                config.set_working_dir(dir);
+            }
+            if let Some(user) = ext_cfg.user() {
+                config.set_user(user);
             }
             (
                 ext.state.clone(),
@@ -417,10 +418,10 @@ fn apply_image_section(config: &mut ImageConfig, input: &Input<'_>) {
         config.set_cmd(&argv(c));
     }
     if let Some(w) = &img.workdir {
-        config.set_string("WorkingDir", &w.value);
+        config.set_working_dir(&w.value);
     }
     if let Some(u) = &img.user {
-        config.set_string("User", &u.value);
+        config.set_user(&u.value);
     }
     for kv in &img.labels {
         config.set_label(&kv.key.value, &kv.value.value);

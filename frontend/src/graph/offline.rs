@@ -20,6 +20,7 @@
 
 use crate::graph::context::ContextFiles;
 use crate::graph::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
+use crate::graph::image_config::ImageConfig;
 use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::Options;
 use crate::spec::diag::{Diagnostic, Diagnostics};
@@ -29,7 +30,6 @@ use crate::spec::yaml::Span;
 use crate::spec::{self, Extension, Part, ResolvedSpec, Spec};
 pub use crate::spec::{ReadError, SpecFile};
 use llb_graph::{FileOp, SourceFile};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The spec for LLB source maps, so `buildctl` shows spec lines for failing steps.
@@ -132,7 +132,7 @@ pub fn options(
 /// Errors: references that do not parse, at their spec positions.
 pub fn images(resolved: &ResolvedSpec) -> Result<BTreeMap<String, ImageInfo>, Diagnostics> {
     let refs = crate::spec::referenced_images(resolved)?;
-    let platform = resolved.platform.to_json();
+    let platform = ImageConfig::for_platform(&resolved.platform);
     Ok(refs
         .into_iter()
         .map(|(r, _)| {
@@ -205,7 +205,7 @@ fn dockerfile_placeholder(
     Ok((
         DockerfileExtension {
             state,
-            config: Value::Object(serde_json::Map::new()),
+            config: ImageConfig::empty(),
         },
         name,
         note,
@@ -372,7 +372,7 @@ harness:
             ]
         );
         assert_eq!(
-            imgs["docker.io/library/node:24"].config,
+            imgs["docker.io/library/node:24"].config.to_json(),
             serde_json::json!({"architecture": "arm64", "os": "linux"})
         );
         assert!(b.notes[0].contains("docker.io/library/node:24"));

@@ -159,11 +159,12 @@ impl Ctx<'_> {
             config.set_env(&kv.key.value, &kv.value.value);
         }
         let env = config.env_list();
-        let user = config.string("User").unwrap_or_default();
+        let user = config.user().unwrap_or_default().to_string();
         let cwd = config
-            .string("WorkingDir")
+            .working_dir()
             .filter(|w| w.starts_with('/'))
-            .unwrap_or_else(|| "/".into());
+            .unwrap_or("/")
+            .to_string();
         let options = self.input.options;
         let pb_platform = self.pb_platform.clone();
         let exec = |root: State, cmd: &str| {

@@ -6,6 +6,7 @@
 
 use crate::graph::context::{self};
 use crate::graph::convert::{self, Caps};
+use crate::graph::image_config::ImageConfig;
 use crate::graph::names::ProgressNames;
 use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
@@ -408,10 +409,7 @@ async fn finish<B: Bridge>(
         platform: platform.clone(),
         id,
         config: conv.config.to_bytes(),
-        base_config: conv
-            .base_config
-            .as_ref()
-            .and_then(|c| serde_json::to_vec(c).ok()),
+        base_config: conv.base_config.as_ref().map(ImageConfig::to_bytes),
         sbom,
     })
 }
