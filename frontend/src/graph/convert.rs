@@ -20,15 +20,15 @@ use crate::graph::names::Tag;
 use crate::graph::ops::{Ctx, context, version_from_url};
 use crate::graph::options::MergeMode;
 use crate::graph::targets::Target;
-use crate::spec::{BinaryTool, Extension, NpmTool, Part, PerPlatform, ResolvedSpec, Spanned};
+use crate::spec::{Extension, NpmTool, Part, ResolvedBinary, ResolvedSpec, Spanned};
 use llb_graph::{State, diff, merge};
 
 /// The harness tools in canonical order: npm packages by name, then binaries by name.
 /// Order in the spec does not matter, so reordering a spec never changes the image.
-fn canonical_tools(spec: &ResolvedSpec) -> (Vec<&NpmTool>, Vec<&BinaryTool>) {
+fn canonical_tools(spec: &ResolvedSpec) -> (Vec<&NpmTool>, Vec<&ResolvedBinary>) {
     let mut npm: Vec<&NpmTool> = spec.spec.harness.npm.iter().collect();
     npm.sort_by(|a, b| a.package.value.cmp(&b.package.value));
-    let mut bins: Vec<&BinaryTool> = spec.spec.harness.binaries.iter().collect();
+    let mut bins: Vec<&ResolvedBinary> = spec.spec.harness.binaries.iter().collect();
     bins.sort_by(|a, b| a.name.value.cmp(&b.name.value));
     (npm, bins)
 }
@@ -217,7 +217,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     part: Part::Harness,
                     name: b.name.value.clone(),
                     version: Some(version),
-                    description: format!("{prefix}/bin/{} from {}", b.name.value, url_of(b)),
+                    description: format!("{prefix}/bin/{} from {}", b.name.value, b.url.value),
                     state: st,
                     span: b.name.span,
                 });
@@ -353,8 +353,8 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                 .map(|b| crate::sbom::spdx::BinaryTool {
                     name: b.name.value.clone(),
                     version: binary_version(b),
-                    url: url_of(b),
-                    sha256: sha_of(b),
+                    url: b.url.value.clone(),
+                    sha256: b.sha256.value.clone(),
                 })
                 .collect()
         } else {
@@ -384,25 +384,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
 
 /// The version a binary tool is labelled with: taken from its URL when the URL has one,
 /// else the start of its checksum (which pins it just as well).
-fn binary_version(b: &BinaryTool) -> String {
-    version_from_url(&url_of(b)).unwrap_or_else(|| {
-        let sum = sha_of(b);
+fn binary_version(b: &ResolvedBinary) -> String {
+    version_from_url(&b.url.value).unwrap_or_else(|| {
+        let sum = &b.sha256.value;
         format!("sha256-{}", &sum[..12.min(sum.len())])
     })
-}
-
-fn url_of(b: &BinaryTool) -> String {
-    match &b.url {
-        PerPlatform::One(s) => s.value.clone(),
-        PerPlatform::Map(_) => String::new(),
-    }
-}
-
-fn sha_of(b: &BinaryTool) -> String {
-    match &b.sha256 {
-        PerPlatform::One(s) => s.value.clone(),
-        PerPlatform::Map(_) => String::new(),
-    }
 }
 
 fn apply_image_section(config: &mut ImageConfig, input: &Input<'_>) {

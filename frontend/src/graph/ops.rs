@@ -10,7 +10,7 @@ use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::{MergeMode, Network, Options};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
-use crate::spec::{BinaryTool, CopySource, NpmTool, Part, PerPlatform, Steps};
+use crate::spec::{CopySource, NpmTool, Part, ResolvedBinary, Steps};
 use llb_graph::{
     CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, NetMode, Source, State,
 };
@@ -394,18 +394,10 @@ impl Ctx<'_> {
     pub(crate) fn binary(
         &mut self,
         base: State,
-        b: &BinaryTool,
+        b: &ResolvedBinary,
         prefix: &str,
     ) -> Result<State, ConvertError> {
-        let (PerPlatform::One(url), PerPlatform::One(sum)) = (&b.url, &b.sha256) else {
-            return Err(ConvertError::Invalid(
-                format!(
-                    "binary `{}` was not resolved for {}",
-                    b.name.value, self.platform
-                ),
-                Some(b.span),
-            ));
-        };
+        let (url, sum) = (&b.url, &b.sha256);
         let file_name = url
             .value
             .split(['?', '#'])

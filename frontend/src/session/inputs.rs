@@ -24,10 +24,10 @@ use tonic::Code;
 /// gateway (see [`crate::graph::context`] for why), with `cache` holding what earlier platforms
 /// read. A path that cannot be read here (missing, a directory, too big) is left to the
 /// copy from the context, which reports what is wrong with it as before.
-pub(crate) async fn read_context<B: Bridge>(
+pub(crate) async fn read_context<B: Bridge, U>(
     b: &B,
     opts: &Options,
-    spec: &Spec,
+    spec: &Spec<U>,
     cache: &mut BTreeMap<Vec<String>, ContextFiles>,
 ) -> Result<ContextFiles, Failure> {
     let paths = context::readable_paths(spec);
