@@ -7,6 +7,7 @@ use crate::graph::cross::CrossBase;
 use crate::graph::image_config::ImageConfig;
 use crate::graph::names::ProgressNames;
 use crate::graph::options::Options;
+use crate::spec::diag::{Diagnostic, Diagnostics};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
 use crate::spec::{Part, ResolvedSpec};
@@ -172,6 +173,22 @@ impl std::fmt::Display for ConvertError {
 }
 
 impl std::error::Error for ConvertError {}
+
+impl ConvertError {
+    /// The error as a diagnostic of the spec `file`, at its position when it has one.
+    pub fn into_diagnostics(self, file: &str) -> Diagnostics {
+        let (message, span) = match self {
+            ConvertError::Invalid(m, span) => (m, span),
+            other => (other.to_string(), None),
+        };
+        let mut d = Diagnostics::new(file);
+        d.push(Diagnostic {
+            span,
+            ..Diagnostic::error(Span::default(), "", message)
+        });
+        d
+    }
+}
 
 /// What the user reads when the builder has no MergeOp/DiffOp.
 pub const NO_MERGE_MESSAGE: &str = "this builder cannot merge layers: BuildKit's mergeop/diffop capabilities are disabled or missing (Docker Engine's classic image store disables them; BuildKit older than 0.10 lacks them). Ways out: (1) enable the containerd image store in Docker (daemon.json: {\"features\": {\"containerd-snapshotter\": true}}) or use a docker-container builder (`docker buildx create --use`); or (2) build a stacked image in the same order with `--build-arg AISHELL_MERGE=stack` (layers are then no longer shared between projects and a harness bump rebuilds everything above the foundation)";

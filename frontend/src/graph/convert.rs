@@ -47,7 +47,7 @@ pub fn foundation(input: &Input<'_>) -> Result<(State, ImageConfig), ConvertErro
 /// The foundation's state, config and base image, recording its history in `cx`.
 fn build_foundation(cx: &mut Ctx<'_>) -> Result<(State, ImageConfig, ImageInfo), ConvertError> {
     let spec = &cx.input.spec.spec;
-    let base = cx.image(&spec.foundation.from.value)?.clone();
+    let base = cx.image(&spec.foundation.from)?.clone();
     let mut config = ImageConfig::from_base(base.config.clone());
     config.set_platform(&cx.platform);
     let from = cx.image_source(&base, Part::Foundation, spec.foundation.from.span);

@@ -23,10 +23,9 @@ use crate::graph::convert::{self, Caps, Conversion, ConvertError, DockerfileExte
 use crate::graph::image_config::ImageConfig;
 use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::Options;
-use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::diag::Diagnostics;
 use crate::spec::load::{Loaded, load, merge_unique};
 use crate::spec::platform::Platform;
-use crate::spec::yaml::Span;
 use crate::spec::{self, Extension, Part, ResolvedSpec, Spec};
 pub use crate::spec::{ReadError, SpecFile};
 use llb_graph::{FileOp, SourceFile};
@@ -212,19 +211,6 @@ fn dockerfile_placeholder(
     ))
 }
 
-fn convert_error(file: &str, e: ConvertError) -> Diagnostics {
-    let (message, span) = match e {
-        ConvertError::Invalid(m, span) => (m, span),
-        other => (other.to_string(), None),
-    };
-    let mut d = Diagnostics::new(file);
-    d.push(Diagnostic {
-        span,
-        ..Diagnostic::error(Span::default(), "", message)
-    });
-    d
-}
-
 /// Converts `resolved` without an engine: the one place that builds a
 /// [`convert::Input`] for the command line (placeholder images, `local://context`, a
 /// builder that can merge).
@@ -261,12 +247,12 @@ pub fn convert(
     };
     if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
         let (ext, name, note) = dockerfile_placeholder(&input, spec, &path.value)
-            .map_err(|e| convert_error(&spec.name, e))?;
+            .map_err(|e| e.into_diagnostics(&spec.name))?;
         input.names.record(&ext.state, name);
         input.dockerfile_extension = Some(ext);
         notes.push(note);
     }
-    let conversion = convert::convert(&input).map_err(|e| convert_error(&spec.name, e))?;
+    let conversion = convert::convert(&input).map_err(|e| e.into_diagnostics(&spec.name))?;
     Ok(Offline {
         platform: resolved.platform.clone(),
         resolved: resolved.clone(),

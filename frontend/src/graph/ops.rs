@@ -10,7 +10,7 @@ use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::{MergeMode, Network, Options};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
-use crate::spec::{CopySource, NpmTool, Part, ResolvedBinary, Steps};
+use crate::spec::{CopySource, NpmTool, Part, ResolvedBinary, Spanned, Steps};
 use llb_graph::{
     CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, NetMode, Source, State,
 };
@@ -101,11 +101,15 @@ impl Ctx<'_> {
         state
     }
 
-    pub(crate) fn image(&self, written: &str) -> Result<&ImageInfo, ConvertError> {
-        let key = crate::spec::reference::normalize(written)
-            .map_err(|e| ConvertError::Invalid(e, None))?;
+    /// The resolved image the spec names at `written` (errors point there).
+    pub(crate) fn image(&self, written: &Spanned<String>) -> Result<&ImageInfo, ConvertError> {
+        let key = crate::spec::reference::normalize(&written.value)
+            .map_err(|e| ConvertError::Invalid(e, Some(written.span)))?;
         self.input.images.get(&key).ok_or_else(|| {
-            ConvertError::Invalid(format!("image `{written}` was not resolved"), None)
+            ConvertError::Invalid(
+                format!("image `{}` was not resolved", written.value),
+                Some(written.span),
+            )
         })
     }
 
@@ -258,7 +262,7 @@ impl Ctx<'_> {
                     }
                 }
                 CopySource::Image(img) => {
-                    let info = self.image(&img.value)?.clone();
+                    let info = self.image(img)?.clone();
                     let st = self.image_source(&info, part, img.span);
                     (
                         FileRef::State(st),

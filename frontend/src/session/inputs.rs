@@ -259,7 +259,7 @@ pub(crate) async fn dockerfile_extension<B: Bridge>(
     path: &Spanned<String>,
 ) -> Result<DockerfileExtension, Failure> {
     let (foundation, foundation_config) =
-        guarded(|| convert::foundation(input).map_err(convert_failure))?;
+        guarded(|| convert::foundation(input).map_err(|e| convert_failure(&file.filename, e)))?;
     let dockerfile = extension::dockerfile_path(&opts.filename, &path.value);
     let platform = input.spec.platform.to_string();
     let req = gw::SolveRequest {
