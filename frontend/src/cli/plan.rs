@@ -34,7 +34,11 @@ const ON_FOUNDATION: &str = "the foundation changed";
 ///
 /// `conv.layers` lists every part in canonical order (foundation, extension, tools); the
 /// image stacks them in `image.order`, and smaller targets keep only their own.
-pub fn layers_in_order<'a>(conv: &'a Conversion, spec: &Spec, target: Target) -> Vec<&'a Layer> {
+pub fn layers_in_order<'a, U>(
+    conv: &'a Conversion,
+    spec: &Spec<U>,
+    target: Target,
+) -> Vec<&'a Layer> {
     let of = |part: Part| conv.layers.iter().filter(move |l| l.part == part);
     let holds = target.def().holds;
     if holds.image_section {
@@ -265,7 +269,7 @@ fn steps_changes(old: &Steps, new: &Steps) -> Vec<String> {
     why
 }
 
-fn foundation_changes(old: &Spec, new: &Spec) -> Vec<String> {
+fn foundation_changes<U>(old: &Spec<U>, new: &Spec<U>) -> Vec<String> {
     let mut why = Vec::new();
     let (a, b) = (&old.foundation.from.value, &new.foundation.from.value);
     if a != b {
@@ -275,7 +279,12 @@ fn foundation_changes(old: &Spec, new: &Spec) -> Vec<String> {
     why
 }
 
-fn extension_changes(old: &Spec, new: &Spec, old_layer: &Layer, new_layer: &Layer) -> Vec<String> {
+fn extension_changes<U>(
+    old: &Spec<U>,
+    new: &Spec<U>,
+    old_layer: &Layer,
+    new_layer: &Layer,
+) -> Vec<String> {
     match (&old.extension, &new.extension) {
         (Some(Extension::Inline { steps: a, .. }), Some(Extension::Inline { steps: b, .. })) => {
             steps_changes(a, b)
@@ -327,14 +336,10 @@ fn tool_changes(old: &ResolvedSpec, new: &ResolvedSpec, a: &Layer, b: &Layer) ->
             .cloned()
     };
     if let (Some(x), Some(y)) = (binary(old), binary(new)) {
-        let one = |p: &crate::spec::PerPlatform| match p {
-            crate::spec::PerPlatform::One(s) => s.value.clone(),
-            crate::spec::PerPlatform::Map(_) => String::new(),
-        };
-        if a.version == b.version && one(&x.url) != one(&y.url) {
+        if a.version == b.version && x.url.value != y.url.value {
             why.push("url".into());
         }
-        if one(&x.sha256) != one(&y.sha256) && a.version == b.version {
+        if x.sha256.value != y.sha256.value && a.version == b.version {
             why.push("sha256".into());
         }
         if x.extract.map(|e| e.value) != y.extract.map(|e| e.value) {

@@ -102,7 +102,7 @@ fn literal(path: &str) -> bool {
 }
 
 /// The context paths the spec's foundation and inline extension copy, sorted, each once.
-pub fn copied_paths(spec: &Spec) -> Vec<String> {
+pub fn copied_paths<U>(spec: &Spec<U>) -> Vec<String> {
     let mut steps = vec![&spec.foundation.steps];
     if let Some(Extension::Inline { steps: s, .. }) = &spec.extension {
         steps.push(s);
@@ -119,7 +119,7 @@ pub fn copied_paths(spec: &Spec) -> Vec<String> {
 }
 
 /// The paths of [`copied_paths`] that may be read beforehand (literal paths).
-pub fn readable_paths(spec: &Spec) -> Vec<String> {
+pub fn readable_paths<U>(spec: &Spec<U>) -> Vec<String> {
     copied_paths(spec)
         .into_iter()
         .filter(|p| literal(p))
@@ -129,8 +129,8 @@ pub fn readable_paths(spec: &Spec) -> Vec<String> {
 /// The build context restricted to the paths the spec copies and that `read` does not
 /// hold (so unrelated edits in the project never invalidate a copy step), or scratch
 /// when nothing is left to copy from it. Its progress name is recorded in `names`.
-pub fn source(
-    spec: &Spec,
+pub fn source<U>(
+    spec: &Spec<U>,
     opts: &Options,
     read: &ContextFiles,
     names: &mut ProgressNames,

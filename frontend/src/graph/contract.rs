@@ -7,11 +7,11 @@ use crate::graph::cross::CrossBase;
 use crate::graph::image_config::ImageConfig;
 use crate::graph::names::ProgressNames;
 use crate::graph::options::Options;
+use crate::spec::diag::{Diagnostic, Diagnostics};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
 use crate::spec::{Part, ResolvedSpec};
 use llb_graph::State;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// What the builder can do, from `Ping`.
@@ -26,8 +26,8 @@ pub struct Caps {
 pub struct ImageInfo {
     /// Normalised reference to use in the source op (pinned when the builder gave a digest).
     pub reference: String,
-    /// The image's config JSON.
-    pub config: Value,
+    /// The image's config.
+    pub config: ImageConfig,
     /// Where its layers come from.
     pub origin: ImageOrigin,
 }
@@ -63,7 +63,7 @@ pub struct DockerfileExtension {
     /// Its final state (built on the very foundation vertex we pass in).
     pub state: State,
     /// Its image config.
-    pub config: Value,
+    pub config: ImageConfig,
 }
 
 /// Everything conversion reads.
@@ -130,7 +130,7 @@ pub struct Conversion {
     /// exporter (`containerimage.base.config`): with `rewrite-timestamp=true` it leaves the
     /// layers that are the base image's as they are. `None` for the harness target, which
     /// starts from scratch.
-    pub base_config: Option<Value>,
+    pub base_config: Option<ImageConfig>,
     /// What the SBOM (`--sbom`) reads and lists for this target.
     pub sbom: crate::sbom::Parts,
     /// The progress name of each vertex of `state` the frontend made (this conversion, its
@@ -173,6 +173,22 @@ impl std::fmt::Display for ConvertError {
 }
 
 impl std::error::Error for ConvertError {}
+
+impl ConvertError {
+    /// The error as a diagnostic of the spec `file`, at its position when it has one.
+    pub fn into_diagnostics(self, file: &str) -> Diagnostics {
+        let (message, span) = match self {
+            ConvertError::Invalid(m, span) => (m, span),
+            other => (other.to_string(), None),
+        };
+        let mut d = Diagnostics::new(file);
+        d.push(Diagnostic {
+            span,
+            ..Diagnostic::error(Span::default(), "", message)
+        });
+        d
+    }
+}
 
 /// What the user reads when the builder has no MergeOp/DiffOp.
 pub const NO_MERGE_MESSAGE: &str = "this builder cannot merge layers: BuildKit's mergeop/diffop capabilities are disabled or missing (Docker Engine's classic image store disables them; BuildKit older than 0.10 lacks them). Ways out: (1) enable the containerd image store in Docker (daemon.json: {\"features\": {\"containerd-snapshotter\": true}}) or use a docker-container builder (`docker buildx create --use`); or (2) build a stacked image in the same order with `--build-arg AISHELL_MERGE=stack` (layers are then no longer shared between projects and a harness bump rebuilds everything above the foundation)";

@@ -20,15 +20,15 @@ use crate::graph::names::Tag;
 use crate::graph::ops::{Ctx, context, version_from_url};
 use crate::graph::options::MergeMode;
 use crate::graph::targets::Target;
-use crate::spec::{BinaryTool, Extension, NpmTool, Part, PerPlatform, ResolvedSpec, Spanned};
+use crate::spec::{Extension, NpmTool, Part, ResolvedBinary, ResolvedSpec, Spanned};
 use llb_graph::{State, diff, merge};
 
 /// The harness tools in canonical order: npm packages by name, then binaries by name.
 /// Order in the spec does not matter, so reordering a spec never changes the image.
-fn canonical_tools(spec: &ResolvedSpec) -> (Vec<&NpmTool>, Vec<&BinaryTool>) {
+fn canonical_tools(spec: &ResolvedSpec) -> (Vec<&NpmTool>, Vec<&ResolvedBinary>) {
     let mut npm: Vec<&NpmTool> = spec.spec.harness.npm.iter().collect();
     npm.sort_by(|a, b| a.package.value.cmp(&b.package.value));
-    let mut bins: Vec<&BinaryTool> = spec.spec.harness.binaries.iter().collect();
+    let mut bins: Vec<&ResolvedBinary> = spec.spec.harness.binaries.iter().collect();
     bins.sort_by(|a, b| a.name.value.cmp(&b.name.value));
     (npm, bins)
 }
@@ -47,7 +47,7 @@ pub fn foundation(input: &Input<'_>) -> Result<(State, ImageConfig), ConvertErro
 /// The foundation's state, config and base image, recording its history in `cx`.
 fn build_foundation(cx: &mut Ctx<'_>) -> Result<(State, ImageConfig, ImageInfo), ConvertError> {
     let spec = &cx.input.spec.spec;
-    let base = cx.image(&spec.foundation.from.value)?.clone();
+    let base = cx.image(&spec.foundation.from)?.clone();
     let mut config = ImageConfig::from_base(base.config.clone());
     config.set_platform(&cx.platform);
     let from = cx.image_source(&base, Part::Foundation, spec.foundation.from.span);
@@ -97,10 +97,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     config.set_env(k, v);
                 }
             }
-            for field in ["WorkingDir", "User"] {
-                if let Some(v) = ext_cfg.string(field) {
-                    config.set_string(field, &v);
-                }
+            if let Some(dir) = ext_cfg.working_dir() {
+                config.set_working_dir(dir);
+            }
+            if let Some(user) = ext_cfg.user() {
+                config.set_user(user);
             }
             (
                 ext.state.clone(),
@@ -216,7 +217,7 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                     part: Part::Harness,
                     name: b.name.value.clone(),
                     version: Some(version),
-                    description: format!("{prefix}/bin/{} from {}", b.name.value, url_of(b)),
+                    description: format!("{prefix}/bin/{} from {}", b.name.value, b.url.value),
                     state: st,
                     span: b.name.span,
                 });
@@ -352,8 +353,8 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
                 .map(|b| crate::sbom::spdx::BinaryTool {
                     name: b.name.value.clone(),
                     version: binary_version(b),
-                    url: url_of(b),
-                    sha256: sha_of(b),
+                    url: b.url.value.clone(),
+                    sha256: b.sha256.value.clone(),
                 })
                 .collect()
         } else {
@@ -383,25 +384,11 @@ pub fn convert(input: &Input<'_>) -> Result<Conversion, ConvertError> {
 
 /// The version a binary tool is labelled with: taken from its URL when the URL has one,
 /// else the start of its checksum (which pins it just as well).
-fn binary_version(b: &BinaryTool) -> String {
-    version_from_url(&url_of(b)).unwrap_or_else(|| {
-        let sum = sha_of(b);
+fn binary_version(b: &ResolvedBinary) -> String {
+    version_from_url(&b.url.value).unwrap_or_else(|| {
+        let sum = &b.sha256.value;
         format!("sha256-{}", &sum[..12.min(sum.len())])
     })
-}
-
-fn url_of(b: &BinaryTool) -> String {
-    match &b.url {
-        PerPlatform::One(s) => s.value.clone(),
-        PerPlatform::Map(_) => String::new(),
-    }
-}
-
-fn sha_of(b: &BinaryTool) -> String {
-    match &b.sha256 {
-        PerPlatform::One(s) => s.value.clone(),
-        PerPlatform::Map(_) => String::new(),
-    }
 }
 
 fn apply_image_section(config: &mut ImageConfig, input: &Input<'_>) {
@@ -417,10 +404,10 @@ fn apply_image_section(config: &mut ImageConfig, input: &Input<'_>) {
         config.set_cmd(&argv(c));
     }
     if let Some(w) = &img.workdir {
-        config.set_string("WorkingDir", &w.value);
+        config.set_working_dir(&w.value);
     }
     if let Some(u) = &img.user {
-        config.set_string("User", &u.value);
+        config.set_user(&u.value);
     }
     for kv in &img.labels {
         config.set_label(&kv.key.value, &kv.value.value);

@@ -7,72 +7,199 @@
 //!
 //! ```
 //! use aishell_frontend::graph::image_config::ImageConfig;
-//! let mut c = ImageConfig::from_base(serde_json::json!({"config": {"Env": ["PATH=/bin"]}}));
+//! let base = ImageConfig::parse(br#"{"config": {"Env": ["PATH=/bin"]}}"#).unwrap();
+//! let mut c = ImageConfig::from_base(base);
 //! c.prepend_path(&["/tools/bin"]);
 //! assert_eq!(c.env("PATH").as_deref(), Some("/tools/bin:/bin"));
 //! ```
 
 use crate::spec::platform::Platform;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// PATH when the base image has none (what BuildKit uses for RUN steps).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// An image config under construction (a JSON object).
-#[derive(Debug, Clone, PartialEq)]
+/// A field of a config read from elsewhere: absent, `null`, or set. Configs written by
+/// older tools hold `"Entrypoint": null`; a field the frontend does not change is written
+/// back exactly as it came, so the image config's digest does not change with this type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Field<T> {
+    /// Not in the JSON.
+    #[default]
+    Absent,
+    /// `null`.
+    Null,
+    /// A value.
+    Set(T),
+}
+
+impl<T> Field<T> {
+    fn is_absent(&self) -> bool {
+        matches!(self, Field::Absent)
+    }
+
+    /// The value, when set.
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Field::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Field<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // `Absent` is skipped by `skip_serializing_if`; were it not, it would be `null`.
+        self.get().serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Called only for a key that is there (`#[serde(default)]` gives `Absent`).
+        Ok(Option::<T>::deserialize(d)?.map_or(Field::Null, Field::Set))
+    }
+}
+
+/// An OCI image config (the image-spec's `application/vnd.oci.image.config.v1+json`): the
+/// fields the frontend reads or writes are typed; every other field, of the config and of
+/// its `config` and `history` entries, is kept as it came.
+///
+/// ```
+/// use aishell_frontend::graph::image_config::ImageConfig;
+/// let base = ImageConfig::parse(br#"{"os":"linux","config":{"Entrypoint":null,"Cmd":["sh"]}}"#)?;
+/// let mut c = ImageConfig::from_base(base);
+/// c.set_entrypoint(&["/bin/aishell".to_string()]);
+/// assert_eq!(c.to_bytes(), br#"{"config":{"Entrypoint":["/bin/aishell"]},"os":"linux"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageConfig {
-    json: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    architecture: Field<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    os: Field<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    variant: Field<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    created: Field<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    config: Field<RunConfig>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    history: Field<Vec<History>>,
+    /// `rootfs`, `author`, `os.version`, … as they came.
+    #[serde(flatten)]
+    rest: BTreeMap<String, Value>,
+}
+
+/// The `config` of an image config: what a container of the image runs with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    #[serde(rename = "Env", default, skip_serializing_if = "Field::is_absent")]
+    env: Field<Vec<String>>,
+    #[serde(
+        rename = "Entrypoint",
+        default,
+        skip_serializing_if = "Field::is_absent"
+    )]
+    entrypoint: Field<Vec<String>>,
+    #[serde(rename = "Cmd", default, skip_serializing_if = "Field::is_absent")]
+    cmd: Field<Vec<String>>,
+    #[serde(
+        rename = "WorkingDir",
+        default,
+        skip_serializing_if = "Field::is_absent"
+    )]
+    working_dir: Field<String>,
+    #[serde(rename = "User", default, skip_serializing_if = "Field::is_absent")]
+    user: Field<String>,
+    #[serde(rename = "Labels", default, skip_serializing_if = "Field::is_absent")]
+    labels: Field<BTreeMap<String, String>>,
+    /// `ExposedPorts`, `Volumes`, `StopSignal`, … as they came.
+    #[serde(flatten)]
+    rest: BTreeMap<String, Value>,
+}
+
+/// One `history` entry: a layer, or a config change (`empty_layer`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    empty_layer: Option<bool>,
+    /// `author`, … as they came.
+    #[serde(flatten)]
+    rest: BTreeMap<String, Value>,
 }
 
 impl ImageConfig {
-    /// Starts from a base image's config JSON (anything not an object gives an empty one).
-    pub fn from_base(base: Value) -> Self {
-        let json = match base {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        let mut c = ImageConfig { json };
+    /// Reads an image config's JSON.
+    ///
+    /// Errors: not JSON, or a field of the wrong type (an `Env` that is not a list of
+    /// strings).
+    pub fn parse(json: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(json)
+    }
+
+    /// The config of an image that is only a platform (a folder given for an image has no
+    /// config of its own; the offline plan's stand-ins have nothing else either).
+    pub fn for_platform(p: &Platform) -> Self {
+        let mut c = ImageConfig::empty();
+        c.set_platform(p);
+        c
+    }
+
+    /// The config of a folder given for an image (`--build-context <image>=<folder>`): the
+    /// platform and an empty runtime config, as BuildKit's Dockerfile frontend gives a
+    /// `FROM` of a folder context.
+    pub fn folder(p: &Platform) -> Self {
+        let mut c = ImageConfig::for_platform(p);
+        c.config = Field::Set(RunConfig::default());
+        c
+    }
+
+    /// The config of an image built on `base`: what the base says, but for what the
+    /// exporter or the build sets anew.
+    pub fn from_base(base: ImageConfig) -> Self {
+        let mut c = base;
         // rootfs is recomputed by the exporter from the real layers.
-        c.json.remove("rootfs");
+        c.rest.remove("rootfs");
         // The base's creation time is not ours: without SOURCE_DATE_EPOCH the exporter
         // stamps the build time, as for a Dockerfile build.
-        c.json.remove("created");
+        c.created = Field::Absent;
         c
     }
 
     /// An empty config (for targets built from scratch).
     pub fn empty() -> Self {
-        ImageConfig { json: Map::new() }
+        ImageConfig::default()
     }
 
-    fn config_mut(&mut self) -> &mut Map<String, Value> {
-        let entry = self
-            .json
-            .entry("config")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        match entry {
-            Value::Object(m) => m,
-            _ => unreachable!("just made an object"),
-        }
+    fn run_config(&self) -> Option<&RunConfig> {
+        self.config.get()
     }
 
-    fn config(&self) -> Option<&Map<String, Value>> {
-        self.json.get("config").and_then(Value::as_object)
+    fn run_config_mut(&mut self) -> &mut RunConfig {
+        if !matches!(self.config, Field::Set(_)) {
+            self.config = Field::Set(RunConfig::default());
+        }
+        match &mut self.config {
+            Field::Set(c) => c,
+            _ => unreachable!("just set"),
+        }
     }
 
     /// The `KEY=VALUE` list.
     pub fn env_list(&self) -> Vec<String> {
-        self.config()
-            .and_then(|c| c.get("Env"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
+        self.run_config()
+            .and_then(|c| c.env.get())
+            .cloned()
             .unwrap_or_default()
     }
 
@@ -96,7 +223,7 @@ impl ImageConfig {
             Some(i) => list[i] = entry,
             None => list.push(entry),
         }
-        self.config_mut().insert("Env".into(), json!(list));
+        self.run_config_mut().env = Field::Set(list);
     }
 
     /// Puts `dirs` in front of PATH (the default PATH when there is none), without
@@ -112,104 +239,101 @@ impl ImageConfig {
         self.set_env("PATH", &parts.join(":"));
     }
 
-    /// Sets a string field of `config` (`WorkingDir`, `User`).
-    pub fn set_string(&mut self, field: &str, value: &str) {
-        self.config_mut().insert(field.into(), json!(value));
+    /// The working folder (`WorkingDir`).
+    pub fn working_dir(&self) -> Option<&str> {
+        self.run_config()
+            .and_then(|c| c.working_dir.get())
+            .map(String::as_str)
     }
 
-    /// A string field of `config`.
-    pub fn string(&self, field: &str) -> Option<String> {
-        self.config()
-            .and_then(|c| c.get(field))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+    /// Sets the working folder.
+    pub fn set_working_dir(&mut self, dir: &str) {
+        self.run_config_mut().working_dir = Field::Set(dir.to_string());
+    }
+
+    /// The user (`User`).
+    pub fn user(&self) -> Option<&str> {
+        self.run_config()
+            .and_then(|c| c.user.get())
+            .map(String::as_str)
+    }
+
+    /// Sets the user.
+    pub fn set_user(&mut self, user: &str) {
+        self.run_config_mut().user = Field::Set(user.to_string());
     }
 
     /// Sets `Entrypoint`; like Dockerfile's ENTRYPOINT it resets an inherited `Cmd`.
     pub fn set_entrypoint(&mut self, argv: &[String]) {
-        let c = self.config_mut();
-        c.insert("Entrypoint".into(), json!(argv));
-        c.remove("Cmd");
+        let c = self.run_config_mut();
+        c.entrypoint = Field::Set(argv.to_vec());
+        c.cmd = Field::Absent;
     }
 
     /// Sets `Cmd`.
     pub fn set_cmd(&mut self, argv: &[String]) {
-        self.config_mut().insert("Cmd".into(), json!(argv));
+        self.run_config_mut().cmd = Field::Set(argv.to_vec());
     }
 
     /// Sets a label.
     pub fn set_label(&mut self, key: &str, value: &str) {
-        let c = self.config_mut();
-        let labels = c
-            .entry("Labels")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !labels.is_object() {
-            *labels = Value::Object(Map::new());
+        let c = self.run_config_mut();
+        if !matches!(c.labels, Field::Set(_)) {
+            c.labels = Field::Set(BTreeMap::new());
         }
-        if let Value::Object(m) = labels {
-            m.insert(key.into(), json!(value));
+        if let Field::Set(labels) = &mut c.labels {
+            labels.insert(key.into(), value.into());
         }
     }
 
     /// Sets os, architecture and variant.
     pub fn set_platform(&mut self, p: &Platform) {
-        self.json.insert("os".into(), json!(p.os));
-        self.json.insert("architecture".into(), json!(p.arch));
-        match &p.variant {
-            Some(v) => self.json.insert("variant".into(), json!(v)),
-            None => self.json.remove("variant"),
+        self.os = Field::Set(p.os.clone());
+        self.architecture = Field::Set(p.arch.clone());
+        self.variant = match &p.variant {
+            Some(v) => Field::Set(v.clone()),
+            None => Field::Absent,
         };
     }
 
     /// Appends history entries, one per new layer (`empty_layer` false) or config change.
     pub fn push_history(&mut self, created_by: &str, empty_layer: bool, created: Option<&str>) {
-        let mut h = Map::new();
-        if let Some(c) = created {
-            h.insert("created".into(), json!(c));
-        }
-        h.insert("created_by".into(), json!(created_by));
-        h.insert("comment".into(), json!("aishell-frontend"));
-        if empty_layer {
-            h.insert("empty_layer".into(), json!(true));
-        }
-        let hist = self
-            .json
-            .entry("history")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !hist.is_array() {
-            *hist = Value::Array(Vec::new());
-        }
-        if let Value::Array(a) = hist {
-            a.push(Value::Object(h));
+        let entry = History {
+            created: created.map(str::to_string),
+            created_by: Some(created_by.to_string()),
+            comment: Some("aishell-frontend".into()),
+            empty_layer: empty_layer.then_some(true),
+            rest: BTreeMap::new(),
+        };
+        match &mut self.history {
+            Field::Set(h) => h.push(entry),
+            other => *other = Field::Set(vec![entry]),
         }
     }
 
     /// Sets the creation time (RFC 3339).
     pub fn set_created(&mut self, created: &str) {
-        self.json.insert("created".into(), json!(created));
+        self.created = Field::Set(created.to_string());
     }
 
     /// Number of history entries that describe a layer.
     pub fn layer_history_len(&self) -> usize {
-        self.json
-            .get("history")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter(|h| h.get("empty_layer").and_then(Value::as_bool) != Some(true))
-                    .count()
-            })
+        self.history
+            .get()
+            .map(|h| h.iter().filter(|e| e.empty_layer != Some(true)).count())
             .unwrap_or(0)
     }
 
     /// The JSON value.
     pub fn to_json(&self) -> Value {
-        Value::Object(self.json.clone())
+        // Serialising plain strings, lists and maps with string keys cannot fail.
+        serde_json::to_value(self).unwrap_or_default()
     }
 
-    /// The JSON bytes for `containerimage.config`.
+    /// The JSON bytes for `containerimage.config`: keys sorted at every level (by way of
+    /// [`Self::to_json`]), so the bytes, and the config's digest, depend on the content only.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.json).unwrap_or_default()
+        serde_json::to_vec(&self.to_json()).unwrap_or_default()
     }
 }
 
@@ -239,6 +363,11 @@ pub fn rfc3339(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn config(v: Value) -> ImageConfig {
+        serde_json::from_value(v).unwrap()
+    }
 
     #[test]
     fn dates() {
@@ -249,10 +378,10 @@ mod tests {
 
     #[test]
     fn env_and_entrypoint() {
-        let mut c = ImageConfig::from_base(json!({
+        let mut c = ImageConfig::from_base(config(json!({
             "config": {"Env": ["PATH=/usr/bin:/bin", "A=1"], "Cmd": ["sh"]},
             "rootfs": {"type": "layers"}
-        }));
+        })));
         c.set_env("A", "2");
         c.prepend_path(&["/tools/npm/bin", "/tools/bin", "/bin"]);
         c.set_entrypoint(&["/e".into()]);
@@ -263,5 +392,39 @@ mod tests {
         );
         assert!(j["config"].get("Cmd").is_none());
         assert!(j.get("rootfs").is_none());
+    }
+
+    #[test]
+    fn untouched_fields_are_written_back_as_they_came() {
+        // What an older builder writes: nulls, fields this type does not name, history
+        // entries with an author.
+        let text = r#"{"architecture":"amd64","author":"someone","config":{"Cmd":null,"Entrypoint":null,"Env":["A=1"],"ExposedPorts":{"80/tcp":{}},"Labels":null,"OnBuild":null},"history":[{"author":"x","created_by":"/bin/sh"}],"os":"linux","os.version":"10","rootfs":{"diff_ids":[],"type":"layers"}}"#;
+        let c = ImageConfig::parse(text.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(c.to_bytes()).unwrap(), text);
+        // On the way to the image: rootfs and created go, the rest stays.
+        let mut c = ImageConfig::from_base(c);
+        c.set_env("B", "2");
+        assert_eq!(
+            c.to_json(),
+            json!({"architecture":"amd64","author":"someone","config":{"Cmd":null,"Entrypoint":null,"Env":["A=1","B=2"],"ExposedPorts":{"80/tcp":{}},"Labels":null,"OnBuild":null},"history":[{"author":"x","created_by":"/bin/sh"}],"os":"linux","os.version":"10"})
+        );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_an_error() {
+        let e = ImageConfig::parse(br#"{"config":{"Env":"A=1"}}"#).unwrap_err();
+        assert!(e.to_string().contains("invalid type"), "{e}");
+        assert!(ImageConfig::parse(b"[]").is_err());
+    }
+
+    #[test]
+    fn a_label_on_a_null_label_map_makes_a_map() {
+        let mut c = config(json!({"config": {"Labels": null}}));
+        c.set_label("a", "b");
+        assert_eq!(c.to_json()["config"]["Labels"], json!({"a": "b"}));
+        assert_eq!(c.layer_history_len(), 0);
+        c.push_history("x", false, None);
+        c.push_history("y", true, None);
+        assert_eq!(c.layer_history_len(), 1);
     }
 }

@@ -20,16 +20,15 @@
 
 use crate::graph::context::ContextFiles;
 use crate::graph::convert::{self, Caps, Conversion, ConvertError, DockerfileExtension, ImageInfo};
+use crate::graph::image_config::ImageConfig;
 use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::Options;
-use crate::spec::diag::{Diagnostic, Diagnostics};
+use crate::spec::diag::Diagnostics;
 use crate::spec::load::{Loaded, load, merge_unique};
 use crate::spec::platform::Platform;
-use crate::spec::yaml::Span;
 use crate::spec::{self, Extension, Part, ResolvedSpec, Spec};
 pub use crate::spec::{ReadError, SpecFile};
 use llb_graph::{FileOp, SourceFile};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The spec for LLB source maps, so `buildctl` shows spec lines for failing steps.
@@ -132,7 +131,7 @@ pub fn options(
 /// Errors: references that do not parse, at their spec positions.
 pub fn images(resolved: &ResolvedSpec) -> Result<BTreeMap<String, ImageInfo>, Diagnostics> {
     let refs = crate::spec::referenced_images(resolved)?;
-    let platform = resolved.platform.to_json();
+    let platform = ImageConfig::for_platform(&resolved.platform);
     Ok(refs
         .into_iter()
         .map(|(r, _)| {
@@ -205,24 +204,11 @@ fn dockerfile_placeholder(
     Ok((
         DockerfileExtension {
             state,
-            config: Value::Object(serde_json::Map::new()),
+            config: ImageConfig::empty(),
         },
         name,
         note,
     ))
-}
-
-fn convert_error(file: &str, e: ConvertError) -> Diagnostics {
-    let (message, span) = match e {
-        ConvertError::Invalid(m, span) => (m, span),
-        other => (other.to_string(), None),
-    };
-    let mut d = Diagnostics::new(file);
-    d.push(Diagnostic {
-        span,
-        ..Diagnostic::error(Span::default(), "", message)
-    });
-    d
 }
 
 /// Converts `resolved` without an engine: the one place that builds a
@@ -261,12 +247,12 @@ pub fn convert(
     };
     if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension {
         let (ext, name, note) = dockerfile_placeholder(&input, spec, &path.value)
-            .map_err(|e| convert_error(&spec.name, e))?;
+            .map_err(|e| e.into_diagnostics(&spec.name))?;
         input.names.record(&ext.state, name);
         input.dockerfile_extension = Some(ext);
         notes.push(note);
     }
-    let conversion = convert::convert(&input).map_err(|e| convert_error(&spec.name, e))?;
+    let conversion = convert::convert(&input).map_err(|e| e.into_diagnostics(&spec.name))?;
     Ok(Offline {
         platform: resolved.platform.clone(),
         resolved: resolved.clone(),
@@ -372,7 +358,7 @@ harness:
             ]
         );
         assert_eq!(
-            imgs["docker.io/library/node:24"].config,
+            imgs["docker.io/library/node:24"].config.to_json(),
             serde_json::json!({"architecture": "arm64", "os": "linux"})
         );
         assert!(b.notes[0].contains("docker.io/library/node:24"));

@@ -10,7 +10,7 @@ use crate::graph::names::{ProgressName, ProgressNames, Tag};
 use crate::graph::options::{MergeMode, Network, Options};
 use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
-use crate::spec::{BinaryTool, CopySource, NpmTool, Part, PerPlatform, Steps};
+use crate::spec::{CopySource, NpmTool, Part, ResolvedBinary, Spanned, Steps};
 use llb_graph::{
     CopyOptions, Exec, FileOp, FileRef, Location, Meta, MountKind, NetMode, Source, State,
 };
@@ -101,11 +101,15 @@ impl Ctx<'_> {
         state
     }
 
-    pub(crate) fn image(&self, written: &str) -> Result<&ImageInfo, ConvertError> {
-        let key = crate::spec::reference::normalize(written)
-            .map_err(|e| ConvertError::Invalid(e, None))?;
+    /// The resolved image the spec names at `written` (errors point there).
+    pub(crate) fn image(&self, written: &Spanned<String>) -> Result<&ImageInfo, ConvertError> {
+        let key = crate::spec::reference::normalize(&written.value)
+            .map_err(|e| ConvertError::Invalid(e, Some(written.span)))?;
         self.input.images.get(&key).ok_or_else(|| {
-            ConvertError::Invalid(format!("image `{written}` was not resolved"), None)
+            ConvertError::Invalid(
+                format!("image `{}` was not resolved", written.value),
+                Some(written.span),
+            )
         })
     }
 
@@ -159,11 +163,12 @@ impl Ctx<'_> {
             config.set_env(&kv.key.value, &kv.value.value);
         }
         let env = config.env_list();
-        let user = config.string("User").unwrap_or_default();
+        let user = config.user().unwrap_or_default().to_string();
         let cwd = config
-            .string("WorkingDir")
+            .working_dir()
             .filter(|w| w.starts_with('/'))
-            .unwrap_or_else(|| "/".into());
+            .unwrap_or("/")
+            .to_string();
         let options = self.input.options;
         let pb_platform = self.pb_platform.clone();
         let exec = |root: State, cmd: &str| {
@@ -257,7 +262,7 @@ impl Ctx<'_> {
                     }
                 }
                 CopySource::Image(img) => {
-                    let info = self.image(&img.value)?.clone();
+                    let info = self.image(img)?.clone();
                     let st = self.image_source(&info, part, img.span);
                     (
                         FileRef::State(st),
@@ -393,18 +398,10 @@ impl Ctx<'_> {
     pub(crate) fn binary(
         &mut self,
         base: State,
-        b: &BinaryTool,
+        b: &ResolvedBinary,
         prefix: &str,
     ) -> Result<State, ConvertError> {
-        let (PerPlatform::One(url), PerPlatform::One(sum)) = (&b.url, &b.sha256) else {
-            return Err(ConvertError::Invalid(
-                format!(
-                    "binary `{}` was not resolved for {}",
-                    b.name.value, self.platform
-                ),
-                Some(b.span),
-            ));
-        };
+        let (url, sum) = (&b.url, &b.sha256);
         let file_name = url
             .value
             .split(['?', '#'])

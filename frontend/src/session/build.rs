@@ -6,6 +6,7 @@
 
 use crate::graph::context::{self};
 use crate::graph::convert::{self, Caps};
+use crate::graph::image_config::ImageConfig;
 use crate::graph::names::ProgressNames;
 use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
@@ -33,7 +34,7 @@ use tonic::Code;
 /// Turns a failure into the status sent with `Return`.
 pub fn failure_status(f: &Failure, spec: Option<&SpecLocal>) -> rpc::Status {
     let mut details = Vec::new();
-    if let (Some(d), Some(file)) = (&f.diagnostics, spec)
+    if let (Some(d), Some(file)) = (f.diagnostics(), spec)
         && !file.data.is_empty()
     {
         // One excerpt per error, capped: the CLI prints each one.
@@ -59,7 +60,7 @@ pub fn failure_status(f: &Failure, spec: Option<&SpecLocal>) -> rpc::Status {
         } else {
             Code::Unknown as i32
         },
-        message: f.message.clone(),
+        message: f.message(),
         details,
     }
 }
@@ -215,7 +216,9 @@ pub async fn build<B: Bridge>(
                 show_platform: platforms.len() > 1,
                 cross: None,
             };
-            let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
+            let conv = guarded(|| {
+                convert::convert(&input).map_err(|e| convert_failure(&file.filename, e))
+            })?;
             cross = Some(conv.into_cross_base(build_platform.clone()));
         }
         let images = resolve_images(b, &opts, resolved, &mut image_cache).await?;
@@ -241,7 +244,8 @@ pub async fn build<B: Bridge>(
             input.dockerfile_extension =
                 Some(dockerfile_extension(b, &opts, &file, &input, path).await?);
         }
-        let conv = guarded(|| convert::convert(&input).map_err(convert_failure))?;
+        let conv =
+            guarded(|| convert::convert(&input).map_err(|e| convert_failure(&file.filename, e)))?;
         tracing::info!(
             "{platform}: {} image(s) resolved, {} layer(s) converted{}",
             images.len(),
@@ -408,10 +412,7 @@ async fn finish<B: Bridge>(
         platform: platform.clone(),
         id,
         config: conv.config.to_bytes(),
-        base_config: conv
-            .base_config
-            .as_ref()
-            .and_then(|c| serde_json::to_vec(c).ok()),
+        base_config: conv.base_config.as_ref().map(ImageConfig::to_bytes),
         sbom,
     })
 }
@@ -466,7 +467,7 @@ pub async fn run_as<B: Bridge>(
             error: None,
         },
         Err(f) => {
-            tracing::error!("{}", f.message);
+            tracing::error!("{}", f.message());
             gw::ReturnRequest {
                 result: None,
                 error: Some(failure_status(&f, spec.as_ref())),

@@ -8,15 +8,14 @@ use aishell_proto::{protobuf, rpc};
 use prost::Message;
 use tonic::Code;
 
-/// Why a build failed, before it is turned into a `google.rpc.Status`.
+/// Why a build failed, before it is turned into a `google.rpc.Status`
+/// ([`crate::session::build::failure_status`] is the one place that renders it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     /// gRPC status code.
     pub code: Code,
-    /// One-paragraph message (the CLI prints it after "failed to solve:").
-    pub message: String,
-    /// Spec problems with positions, if any.
-    pub diagnostics: Option<Box<Diagnostics>>,
+    /// What went wrong: a message, or errors at spec positions.
+    reason: Reason,
     /// Set for an unsupported subrequest (`--call`), so clients treat it as such.
     pub subrequest: Option<String>,
     /// Details of a daemon error we pass on (e.g. the Dockerfile excerpt of a failing
@@ -24,12 +23,25 @@ pub struct Failure {
     pub details: Vec<protobuf::Any>,
 }
 
+/// What a [`Failure`] says: kept typed until it is rendered, so the spec positions of its
+/// errors reach the excerpts attached to the status and `--call check`'s location.
+#[derive(Debug, Clone, PartialEq)]
+enum Reason {
+    /// One paragraph with no spec position (a builder that cannot merge, a daemon error).
+    Message(String),
+    /// Errors at spec positions, and who found them (`the spec has`, `the merge guards
+    /// found`).
+    Found {
+        who: String,
+        diagnostics: Box<Diagnostics>,
+    },
+}
+
 impl Failure {
     pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
         Failure {
             code,
-            message: message.into(),
-            diagnostics: None,
+            reason: Reason::Message(message.into()),
             subrequest: None,
             details: Vec::new(),
         }
@@ -41,16 +53,12 @@ impl Failure {
 
     /// Errors at spec positions that `who` found (`the merge guards found 2 errors:`).
     pub(crate) fn found(code: Code, who: &str, d: Diagnostics) -> Self {
-        let n = d.errors().count();
-        let head = if n == 1 {
-            format!("{who} an error")
-        } else {
-            format!("{who} {n} errors")
-        };
         Failure {
             code,
-            message: format!("{head}:\n{d}"),
-            diagnostics: Some(Box::new(d)),
+            reason: Reason::Found {
+                who: who.to_string(),
+                diagnostics: Box::new(d),
+            },
             subrequest: None,
             details: Vec::new(),
         }
@@ -71,6 +79,37 @@ impl Failure {
             f.details = st.details;
         }
         f
+    }
+
+    /// The one-paragraph message (the CLI prints it after "failed to solve:"): errors at
+    /// spec positions are listed one per line, `file:line:col: message`.
+    pub fn message(&self) -> String {
+        match &self.reason {
+            Reason::Message(m) => m.clone(),
+            Reason::Found { who, diagnostics } => {
+                let n = diagnostics.errors().count();
+                let head = if n == 1 {
+                    format!("{who} an error")
+                } else {
+                    format!("{who} {n} errors")
+                };
+                format!("{head}:\n{diagnostics}")
+            }
+        }
+    }
+
+    /// The errors at spec positions, when the failure is made of them.
+    pub fn diagnostics(&self) -> Option<&Diagnostics> {
+        match &self.reason {
+            Reason::Found { diagnostics, .. } => Some(diagnostics),
+            Reason::Message(_) => None,
+        }
+    }
+
+    /// Where in the spec the failure is: its first error's position.
+    pub fn span(&self) -> Option<Span> {
+        self.diagnostics()
+            .and_then(|d| d.errors().find_map(|e| e.span))
     }
 }
 
@@ -96,12 +135,56 @@ pub(crate) fn panic_failure(p: &(dyn std::any::Any + Send)) -> Failure {
     )
 }
 
-/// The failure for a conversion error.
-pub(crate) fn convert_failure(e: ConvertError) -> Failure {
+/// The failure for a conversion error of the spec `file`: at its spec position when it
+/// has one.
+pub(crate) fn convert_failure(file: &str, e: ConvertError) -> Failure {
     match e {
         ConvertError::NoMergeOp => {
             Failure::new(Code::FailedPrecondition, convert::NO_MERGE_MESSAGE)
         }
-        ConvertError::Invalid(m, _) => Failure::new(Code::InvalidArgument, m),
+        ConvertError::Invalid(m, None) => Failure::new(Code::InvalidArgument, m),
+        e @ ConvertError::Invalid(_, Some(_)) => Failure::diags(e.into_diagnostics(file)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::yaml::Pos;
+
+    #[test]
+    fn a_conversion_error_keeps_its_spec_position_to_the_rendered_message() {
+        let span = Span::point(Pos::new(4, 9));
+        let f = convert_failure(
+            "image.yaml",
+            ConvertError::Invalid("image `node:24` was not resolved".into(), Some(span)),
+        );
+        assert_eq!(f.code, Code::InvalidArgument);
+        assert_eq!(f.span(), Some(span));
+        assert_eq!(
+            f.message(),
+            "the spec has an error:\nimage.yaml:4:9: error: image `node:24` was not resolved"
+        );
+        // Without a position it stays a message, and a builder without merges says so.
+        let f = convert_failure("image.yaml", ConvertError::Invalid("bad".into(), None));
+        assert_eq!((f.span(), f.message()), (None, "bad".to_string()));
+        let f = convert_failure("image.yaml", ConvertError::NoMergeOp);
+        assert_eq!(f.code, Code::FailedPrecondition);
+        assert!(f.diagnostics().is_none());
+    }
+
+    #[test]
+    fn errors_found_by_the_guards_are_counted_in_the_head() {
+        let mut d = Diagnostics::new("image.yaml");
+        d.push(Diagnostic::error(Span::point(Pos::new(1, 1)), "a", "one"));
+        d.push(Diagnostic::error(Span::point(Pos::new(2, 1)), "b", "two"));
+        let f = Failure::found(Code::FailedPrecondition, "the merge guards found", d);
+        assert!(
+            f.message()
+                .starts_with("the merge guards found 2 errors:\n"),
+            "{}",
+            f.message()
+        );
+        assert_eq!(f.span(), Some(Span::point(Pos::new(1, 1))));
     }
 }

@@ -6,6 +6,7 @@
 use crate::graph::context::{self, ContextFile, ContextFiles};
 use crate::graph::convert::{self, DockerfileExtension, ImageInfo};
 use crate::graph::extension;
+use crate::graph::image_config::ImageConfig;
 use crate::graph::names::{ProgressName, Tag};
 use crate::graph::options::Options;
 use crate::session::failure::{Failure, convert_failure, guarded};
@@ -16,7 +17,6 @@ use crate::spec::referenced_images;
 use crate::spec::{ResolvedSpec, Spanned, Spec};
 use aishell_proto::gateway as gw;
 use llb_graph::marshal;
-use serde_json::json;
 use std::collections::BTreeMap;
 use tonic::Code;
 
@@ -24,10 +24,10 @@ use tonic::Code;
 /// gateway (see [`crate::graph::context`] for why), with `cache` holding what earlier platforms
 /// read. A path that cannot be read here (missing, a directory, too big) is left to the
 /// copy from the context, which reports what is wrong with it as before.
-pub(crate) async fn read_context<B: Bridge>(
+pub(crate) async fn read_context<B: Bridge, U>(
     b: &B,
     opts: &Options,
-    spec: &Spec,
+    spec: &Spec<U>,
     cache: &mut BTreeMap<Vec<String>, ContextFiles>,
 ) -> Result<ContextFiles, Failure> {
     let paths = context::readable_paths(spec);
@@ -154,7 +154,7 @@ pub(crate) async fn resolve_images<B: Bridge>(
                 // frontend gives a `FROM` of a folder context.
                 let info = ImageInfo {
                     reference: r.clone(),
-                    config: json!({"architecture": p.arch, "os": p.os, "config": {}}),
+                    config: ImageConfig::folder(p),
                     origin: convert::ImageOrigin::Local {
                         name: name.clone(),
                         session: opts.session_id.clone(),
@@ -172,10 +172,10 @@ pub(crate) async fn resolve_images<B: Bridge>(
         )
         .await
         .map_err(|s| Failure::gateway(&format!("cannot resolve image {r_source}"), &s))?;
-        let config: serde_json::Value = serde_json::from_slice(&resp.config).map_err(|e| {
+        let config = ImageConfig::parse(&resp.config).map_err(|e| {
             Failure::new(
-                Code::Internal,
-                format!("the config of image {r} is not valid JSON: {e}"),
+                Code::InvalidArgument,
+                format!("the config of image {r} is not an OCI image config: {e}"),
             )
         })?;
         // Pin by digest when the builder gave one (a local image may have none), so the
@@ -259,7 +259,7 @@ pub(crate) async fn dockerfile_extension<B: Bridge>(
     path: &Spanned<String>,
 ) -> Result<DockerfileExtension, Failure> {
     let (foundation, foundation_config) =
-        guarded(|| convert::foundation(input).map_err(convert_failure))?;
+        guarded(|| convert::foundation(input).map_err(|e| convert_failure(&file.filename, e)))?;
     let dockerfile = extension::dockerfile_path(&opts.filename, &path.value);
     let platform = input.spec.platform.to_string();
     let req = gw::SolveRequest {
@@ -317,8 +317,16 @@ pub(crate) async fn dockerfile_extension<B: Bridge>(
         ));
     }
     let state = extension::result_state(&def).map_err(|m| Failure::new(Code::Internal, m))?;
-    let config = config
-        .and_then(|c| serde_json::from_slice(c).ok())
-        .unwrap_or_else(|| json!({}));
+    let config = match config {
+        Some(c) => ImageConfig::parse(c).map_err(|e| {
+            Failure::new(
+                Code::Internal,
+                format!(
+                    "the Dockerfile frontend's image config for {dockerfile} cannot be read: {e}"
+                ),
+            )
+        })?,
+        None => ImageConfig::empty(),
+    };
     Ok(DockerfileExtension { state, config })
 }

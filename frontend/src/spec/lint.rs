@@ -291,10 +291,7 @@ impl FinalValues {
                 }
             }
             for b in &s.harness.binaries {
-                match &b.url {
-                    PerPlatform::One(u) => put(u),
-                    PerPlatform::Map(kvs) => kvs.iter().for_each(|kv| put(&kv.value)),
-                }
+                put(&b.url);
             }
         }
         FinalValues(m)
@@ -308,7 +305,7 @@ impl FinalValues {
     }
 }
 
-fn all_steps(spec: &Spec) -> Vec<(&Steps, &'static str)> {
+fn all_steps<U>(spec: &Spec<U>) -> Vec<(&Steps, &'static str)> {
     let mut v = vec![(&spec.foundation.steps, "foundation")];
     if let Some(spec::Extension::Inline { steps, .. }) = &spec.extension {
         v.push((steps, "extension"));

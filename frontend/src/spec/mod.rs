@@ -58,13 +58,18 @@ impl<T> Spanned<T> {
 /// The `#[schemars]` attributes here and on the types below make [`schema`] describe the
 /// YAML that is accepted rather than the Rust shape; see that module for the two rules
 /// (scalars are text, optional keys take null).
+///
+/// `U` is how a binary tool's `url` and `sha256` are held: [`PerPlatform`] as written
+/// (one value or one per platform), [`Spanned<String>`] once resolved for one platform
+/// ([`ResolvedSpec`]), so a resolved spec cannot hold a per-platform map.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[schemars(
+    rename = "Spec",
     title = "aishell image spec, version 1",
     description = "An aishell image spec (.aishell/image.yaml), built by the aishell frontend named on its `# syntax=` line. This schema checks structure only; the frontend also checks values, `${NAME}` references and platforms.",
     deny_unknown_fields
 )]
-pub struct Spec {
+pub struct Spec<U = PerPlatform> {
     /// `version:`; only 1 exists.
     #[schemars(schema_with = "schema::version_one")]
     pub version: Spanned<u32>,
@@ -76,7 +81,7 @@ pub struct Spec {
     pub foundation: Foundation,
     /// `harness:`: the AI harness tools, each its own layer (none when absent).
     #[schemars(with = "Option<Harness>")]
-    pub harness: Harness,
+    pub harness: Harness<U>,
     /// `extension:`: the per-project layer on the foundation, if any.
     pub extension: Option<Extension>,
     /// `image:`: the final image config (nothing added when absent).
@@ -188,8 +193,8 @@ pub struct Owner {
 
 /// The AI harness tools: each one its own layer.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct Harness {
+#[schemars(rename = "Harness", deny_unknown_fields)]
+pub struct Harness<U = PerPlatform> {
     /// Where harness files live (default `/tools`).
     #[schemars(with = "Option<Text>", extend("default" = "/tools"))]
     pub prefix: Spanned<String>,
@@ -198,7 +203,7 @@ pub struct Harness {
     pub npm: Vec<NpmTool>,
     /// Native binaries fetched over HTTP with a checksum, `name: {url, sha256}`.
     #[schemars(with = "Option<BTreeMap<String, BinaryTool>>")]
-    pub binaries: Vec<BinaryTool>,
+    pub binaries: Vec<BinaryTool<U>>,
     /// Extra image environment, `NAME: value`.
     #[schemars(with = "Option<BTreeMap<String, Text>>")]
     pub env: Vec<KeyValue>,
@@ -236,16 +241,18 @@ impl NpmTool {
 }
 
 /// One native binary harness tool, placed at `<prefix>/bin/<name>`.
+// `U` holds `url` and `sha256`: as written ([`PerPlatform`]) or, resolved, for one platform
+// ([`ResolvedBinary`]). (A plain comment: doc comments become the schema's description.)
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct BinaryTool {
+#[schemars(rename = "BinaryTool", deny_unknown_fields)]
+pub struct BinaryTool<U = PerPlatform> {
     /// The file name under `<prefix>/bin`: the key under `harness.binaries`.
     #[schemars(skip)]
     pub name: Spanned<String>,
     /// Download URL (http or https), one for all platforms or one per platform.
-    pub url: PerPlatform,
+    pub url: U,
     /// Expected SHA-256 of the download (64 hex digits), likewise.
-    pub sha256: PerPlatform,
+    pub sha256: U,
     /// Member of a tar archive (gz, xz, bz2 or zst) to install, e.g. gitleaks; absent for a
     /// bare binary.
     #[schemars(with = "Option<Text>")]
@@ -254,6 +261,9 @@ pub struct BinaryTool {
     #[schemars(skip)]
     pub span: Span,
 }
+
+/// A binary tool resolved for one platform: one `url` and one `sha256`.
+pub type ResolvedBinary = BinaryTool<Spanned<String>>;
 
 /// A string that is either the same for every platform or given per platform.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
@@ -354,6 +364,57 @@ impl ImageSection {
 }
 
 impl Spec {
+    /// The spec for one platform: each binary tool's `url` and `sha256` replaced by
+    /// `narrowed`'s, in the order of `harness.binaries` (resolution selects them).
+    ///
+    /// Panics: `narrowed` does not have one pair per binary tool.
+    pub fn narrow(
+        self,
+        narrowed: Vec<(Spanned<String>, Spanned<String>)>,
+    ) -> Spec<Spanned<String>> {
+        assert_eq!(
+            narrowed.len(),
+            self.harness.binaries.len(),
+            "one url and sha256 per binary tool"
+        );
+        let Harness {
+            prefix,
+            npm,
+            binaries,
+            env,
+            npm_secret,
+            span,
+        } = self.harness;
+        let binaries = binaries
+            .into_iter()
+            .zip(narrowed)
+            .map(|(b, (url, sha256))| BinaryTool {
+                name: b.name,
+                url,
+                sha256,
+                extract: b.extract,
+                span: b.span,
+            })
+            .collect();
+        Spec {
+            version: self.version,
+            args: self.args,
+            foundation: self.foundation,
+            harness: Harness {
+                prefix,
+                npm,
+                binaries,
+                env,
+                npm_secret,
+                span,
+            },
+            extension: self.extension,
+            image: self.image,
+        }
+    }
+}
+
+impl<U> Spec<U> {
     /// Where the extension is written (the document start when there is none).
     pub fn extension_span(&self) -> Span {
         match &self.extension {

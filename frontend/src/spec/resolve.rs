@@ -26,12 +26,12 @@ pub const PREDEFINED_ARGS: &[&str] = &[
 pub type BuildArgs = BTreeMap<String, String>;
 
 /// A spec with every `${NAME}` replaced and every per-platform value narrowed to one
-/// platform. Binaries' `url` and `sha256` are always [`PerPlatform::One`] here, and
-/// `sha256` holds 64 lower-case hex digits.
+/// platform: binaries' `url` and `sha256` are one value each (the type has no room for a
+/// map), and `sha256` holds 64 lower-case hex digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedSpec {
-    /// The substituted spec.
-    pub spec: Spec,
+    /// The substituted spec, for one platform.
+    pub spec: Spec<Spanned<String>>,
     /// The platform it was resolved for.
     pub platform: Platform,
     /// Final values of the declared and predefined arguments.
@@ -369,18 +369,24 @@ fn substitute_spec(
 }
 
 /// Runs the checks of final values on `sub.spec` and adds their diagnostics to
-/// `sub.diags`, except those on values in `sub.skip` and on placeholders (line 0).
-fn check(sub: &mut Substituted, target: Option<&Platform>) {
+/// `sub.diags`, except those on values in `sub.skip` and on placeholders (line 0). With a
+/// `target`, the answer is each binary tool's `url` and `sha256` for it (see
+/// [`Checker::spec`]).
+fn check(
+    sub: &mut Substituted,
+    target: Option<&Platform>,
+) -> Vec<(Spanned<String>, Spanned<String>)> {
     let mut checker = Checker {
         origins: &sub.origins,
         diags: Vec::new(),
     };
-    checker.spec(&mut sub.spec, target);
+    let narrowed = checker.spec(&sub.spec, target);
     let found = checker.diags;
     sub.diags.extend(found.into_iter().filter(|d| {
         d.span
             .is_none_or(|s| s.start.line != 0 && !sub.skip.contains(&s))
     }));
+    narrowed
 }
 
 /// The checks that can run before the build: of every value that does not depend on an
@@ -407,7 +413,7 @@ pub fn resolve(
     build: &Platform,
 ) -> Result<ResolvedSpec, Diagnostics> {
     let mut sub = substitute_spec(spec, build_args, predefined(target, build), false);
-    check(&mut sub, Some(target));
+    let narrowed = check(&mut sub, Some(target));
     if !sub.diags.is_empty() {
         let mut diags = Diagnostics::new(file);
         diags.items = sub.diags;
@@ -417,7 +423,7 @@ pub fn resolve(
     let mut spec = sub.spec;
     canonical_env_order(&mut spec);
     Ok(ResolvedSpec {
-        spec,
+        spec: spec.narrow(narrowed),
         platform: target.clone(),
         args: sub.vars,
     })
@@ -569,8 +575,8 @@ mod tests {
         let p = Platform::parse("linux/arm64").unwrap();
         let r = resolve(&spec, "s.yaml", &BuildArgs::new(), &p, &p).unwrap();
         let b = &r.spec.harness.binaries[0];
-        assert!(matches!(&b.url, PerPlatform::One(u) if u.value == "https://x/t"));
-        assert!(matches!(&b.sha256, PerPlatform::One(s) if s.value == sum));
+        assert_eq!(b.url.value, "https://x/t");
+        assert_eq!(b.sha256.value, sum);
     }
 
     #[test]

@@ -412,9 +412,16 @@ impl Checker<'_> {
     }
 
     /// Every check of final values. With a `target`, per-platform values are also
-    /// narrowed to it (and a missing platform is an error); without one, as when the
-    /// spec has structural errors, every platform's value is checked as written.
-    pub(super) fn spec(&mut self, spec: &mut Spec, target: Option<&Platform>) {
+    /// narrowed to it (and a missing platform is an error): the answer is each binary
+    /// tool's `url` and `sha256` for the target, in order (an empty value at the binary's
+    /// position where narrowing failed, which is reported). Without one, as when the spec
+    /// has structural errors, every platform's value is checked as written.
+    pub(super) fn spec(
+        &mut self,
+        spec: &Spec,
+        target: Option<&Platform>,
+    ) -> Vec<(Spanned<String>, Spanned<String>)> {
+        let mut narrowed = Vec::new();
         let from = spec.foundation.from.clone();
         self.image_ref(&from, "foundation.from", "debian:trixie-slim@sha256:…");
         self.steps(&spec.foundation.steps, "foundation");
@@ -435,7 +442,7 @@ impl Checker<'_> {
             None => {}
         }
 
-        let h = &mut spec.harness;
+        let h = &spec.harness;
         if h.prefix.value == "/" {
             self.error(
                 h.prefix.span,
@@ -482,7 +489,7 @@ impl Checker<'_> {
                 );
             }
         }
-        for b in &mut h.binaries {
+        for b in &h.binaries {
             let p = format!("harness.binaries.{}", b.name.value);
             self.each_value(&b.url, &format!("{p}.url"), |c, s, path| c.url(s, path));
             self.each_value(&b.sha256, &format!("{p}.sha256"), |c, s, path| {
@@ -501,20 +508,19 @@ impl Checker<'_> {
                 );
             }
             let Some(target) = target else { continue };
+            let failed = || Spanned::new(String::new(), b.span);
             let url = self.select(&b.url, target, &format!("{p}.url"), "url");
             let sum = self.select(&b.sha256, target, &format!("{p}.sha256"), "sha256");
-            if let Some(mut sum) = sum {
+            let sum = sum.map(|mut sum| {
                 // Already checked above; here it is only normalised.
                 let mut quiet = Checker {
                     origins: self.origins,
                     diags: Vec::new(),
                 };
                 sum.value = quiet.sha256(&sum, "");
-                b.sha256 = PerPlatform::One(sum);
-            }
-            if let Some(url) = url {
-                b.url = PerPlatform::One(url);
-            }
+                sum
+            });
+            narrowed.push((url.unwrap_or_else(failed), sum.unwrap_or_else(failed)));
         }
         if let Some(s) = &h.npm_secret
             && (s.value.is_empty()
@@ -543,5 +549,6 @@ impl Checker<'_> {
                 format!("did you mean `/{}`?", w.value.trim_start_matches("./")),
             );
         }
+        narrowed
     }
 }

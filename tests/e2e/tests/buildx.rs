@@ -489,7 +489,14 @@ harness:
             &format!("type=oci,dest={}", tar.display()),
         ],
     );
-    assert!(r.stderr.contains("linux/arm64"), "{}", r.stderr);
+    // Both platforms' steps are in one progress display, each named with its platform.
+    for p in ["linux/amd64", "linux/arm64"] {
+        assert!(
+            r.stderr.contains(&format!("[{p}] [harness]")),
+            "{p}:\n{}",
+            r.stderr
+        );
+    }
     let layout = OciLayout::read(&tar);
     let index: serde_json::Value = serde_json::from_slice(&layout.files["index.json"]).unwrap();
     assert_eq!(

@@ -378,11 +378,7 @@ fn detail(d: &Diagnostic) -> String {
 
 /// The message and first position of a failure, for `buildError`.
 fn failure_error(f: &Failure) -> (String, Option<Span>) {
-    let span = f
-        .diagnostics
-        .as_ref()
-        .and_then(|d| d.errors().find_map(|e| e.span));
-    (f.message.clone(), span)
+    (f.message(), f.span())
 }
 
 /// The spec through the one pipeline ([`crate::spec::load`]).
