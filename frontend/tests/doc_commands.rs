@@ -2014,3 +2014,39 @@ fn the_cross_benchmark_passes_a_dry_run() {
         6
     );
 }
+
+/// `bench/cross --variants single,cross` (bench/README.md) plans only those two, and an
+/// unknown variant is refused with the known ones.
+#[test]
+fn the_cross_benchmark_runs_a_chosen_subset() {
+    let root = repo();
+    let run = |variants: &str| {
+        Command::new(root.join("bench/cross"))
+            .args(["--dry-run", "--runs", "1", "--variants", variants])
+            .current_dir(&root)
+            .output()
+            .expect("python3 runs bench/cross")
+    };
+    let r = run("single,cross");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let out = String::from_utf8_lossy(&r.stdout);
+    let platforms: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("docker buildx build"))
+        .filter_map(|l| l.split("--platform ").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            "linux/amd64",
+            "linux/amd64",
+            "linux/amd64,linux/arm64",
+            "linux/amd64,linux/arm64"
+        ],
+        "{out}"
+    );
+    let r = run("single,nope");
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("single, cross, emulated"), "{err}");
+}
