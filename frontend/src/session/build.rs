@@ -178,10 +178,10 @@ pub async fn build<B: Bridge>(
     let platforms = opts.target_platforms();
     let multi = platforms.len() > 1 || opts.multi_platform;
     let build_platform = opts.build_platform();
-    let mut image_cache = BTreeMap::new();
-    let mut context_cache = BTreeMap::new();
+    let mut caches = Caches::default();
     let mut prepared: Vec<Prepared<'_>> = Vec::new();
     let mut cross: Option<crate::graph::cross::CrossBase> = None;
+    let show_platform = platforms.len() > 1;
     // One platform after the other: what the conversions need from the builder (image
     // configs, context files, the extension Dockerfile's graph), which is quick and shared
     // through the caches. The slow part, building the layers the merge guards check and
@@ -200,62 +200,20 @@ pub async fn build<B: Bridge>(
             )
             .map_err(Failure::diags)?;
             let fopts = crate::graph::cross::CrossBase::options(&opts);
-            let images = resolve_images(b, &fopts, &build, &mut image_cache).await?;
-            let files = read_context(b, &fopts, &build.spec, &mut context_cache).await?;
-            let mut names = ProgressNames::default();
-            let context = context::source(&build.spec, &fopts, &files, &mut names);
-            let input = convert::Input {
-                spec: &build,
-                options: &fopts,
+            let how = Converting {
                 caps: Caps { merge_diff },
-                images: &images,
-                context,
-                context_files: &files,
-                dockerfile_extension: None,
-                names,
-                show_platform: platforms.len() > 1,
+                show_platform,
                 cross: None,
             };
-            let conv = guarded(|| {
-                convert::convert(&input).map_err(|e| convert_failure(&file.filename, e))
-            })?;
+            let conv = convert_one(b, &fopts, &file, &build, how, &mut caches).await?;
             cross = Some(conv.into_cross_base(build_platform.clone()));
         }
-        let images = resolve_images(b, &opts, resolved, &mut image_cache).await?;
-        let files = read_context(b, &opts, &resolved.spec, &mut context_cache).await?;
-        let mut names = ProgressNames::default();
-        let context = context::source(&resolved.spec, &opts, &files, &mut names);
-        let mut input = convert::Input {
-            spec: resolved,
-            options: &opts,
+        let how = Converting {
             caps: Caps { merge_diff },
-            images: &images,
-            context,
-            context_files: &files,
-            dockerfile_extension: None,
-            names,
-            show_platform: platforms.len() > 1,
+            show_platform,
             cross: cross.clone().filter(|_| cross_installs),
         };
-        // The nested Dockerfile build runs only for a target that holds the extension.
-        if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension
-            && opts.target.def().holds.extension
-        {
-            input.dockerfile_extension =
-                Some(dockerfile_extension(b, &opts, &file, &input, path).await?);
-        }
-        let conv =
-            guarded(|| convert::convert(&input).map_err(|e| convert_failure(&file.filename, e)))?;
-        tracing::info!(
-            "{platform}: {} image(s) resolved, {} layer(s) converted{}",
-            images.len(),
-            conv.layers.len(),
-            if input.cross.is_some() {
-                ", npm tools cross-installed"
-            } else {
-                ""
-            }
-        );
+        let conv = convert_one(b, &opts, &file, resolved, how, &mut caches).await?;
         // Conversion warnings are shown once, for the first platform.
         if index == 0 {
             for w in &conv.warnings {
@@ -268,7 +226,7 @@ pub async fn build<B: Bridge>(
             conv,
             first: index == 0,
             // Several platforms' steps are in one progress display: their names show which.
-            shown: (platforms.len() > 1).then_some(platform),
+            shown: show_platform.then_some(platform),
         });
     }
     // All platforms at once, as BuildKit's Dockerfile frontend builds them: each waits for
@@ -345,6 +303,72 @@ pub async fn build<B: Bridge>(
         result: Some(result),
         attestations,
     })
+}
+
+/// What earlier conversions of one build read from the builder, for the next ones.
+#[derive(Default)]
+struct Caches {
+    images: BTreeMap<(String, String), convert::ImageInfo>,
+    context: BTreeMap<Vec<String>, crate::graph::context::ContextFiles>,
+}
+
+/// How one platform is converted, beside its spec and options.
+struct Converting {
+    caps: Caps,
+    /// Prefix progress names with the platform (several platforms).
+    show_platform: bool,
+    /// The build machine's foundation, when its npm tools are cross-installed.
+    cross: Option<crate::graph::cross::CrossBase>,
+}
+
+/// Converts `resolved` with `opts`: its images and context files from the builder (or the
+/// caches), the extension Dockerfile built when the target holds the extension, then the
+/// conversion itself. Serves each platform and the cross-install base (whose target, the
+/// foundation, holds no extension).
+async fn convert_one<B: Bridge>(
+    b: &B,
+    opts: &Options,
+    file: &SpecLocal,
+    resolved: &spec::ResolvedSpec,
+    how: Converting,
+    caches: &mut Caches,
+) -> Result<convert::Conversion, Failure> {
+    let images = resolve_images(b, opts, resolved, &mut caches.images).await?;
+    let files = read_context(b, opts, &resolved.spec, &mut caches.context).await?;
+    let mut names = ProgressNames::default();
+    let context = context::source(&resolved.spec, opts, &files, &mut names);
+    let mut input = convert::Input {
+        spec: resolved,
+        options: opts,
+        caps: how.caps,
+        images: &images,
+        context,
+        context_files: &files,
+        dockerfile_extension: None,
+        names,
+        show_platform: how.show_platform,
+        cross: how.cross,
+    };
+    // The nested Dockerfile build runs only for a target that holds the extension.
+    if let Some(Extension::Dockerfile { path, .. }) = &resolved.spec.extension
+        && opts.target.def().holds.extension
+    {
+        input.dockerfile_extension = Some(dockerfile_extension(b, opts, file, &input, path).await?);
+    }
+    let conv =
+        guarded(|| convert::convert(&input).map_err(|e| convert_failure(&file.filename, e)))?;
+    tracing::info!(
+        "{}: {} image(s) resolved, {} layer(s) converted{}",
+        resolved.platform,
+        images.len(),
+        conv.layers.len(),
+        if input.cross.is_some() {
+            ", npm tools cross-installed"
+        } else {
+            ""
+        }
+    );
+    Ok(conv)
 }
 
 /// One platform's converted graph, ready for its guards and its solve.
