@@ -193,11 +193,5 @@ fn tool_order_in_the_spec_does_not_matter() {
 
 #[test]
 fn no_snapshot_without_a_test() {
-    let mut want: Vec<String> = NAMES.iter().map(|n| format!("{n}.snap")).collect();
-    want.sort();
-    assert_eq!(
-        common::golden_names(DIR),
-        want,
-        "tests/golden/{DIR}/ holds exactly the snapshots of NAMES (a .snap.new is a change waiting for `cargo insta review`)"
-    );
+    common::assert_golden_dir_holds(DIR, NAMES);
 }

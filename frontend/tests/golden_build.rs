@@ -387,11 +387,5 @@ async fn only_targets_holding_the_extension_build_its_dockerfile() {
 
 #[test]
 fn no_snapshot_without_a_test() {
-    let mut want: Vec<String> = NAMES.iter().map(|n| format!("{n}.snap")).collect();
-    want.sort();
-    assert_eq!(
-        common::golden_names(DIR),
-        want,
-        "tests/golden/{DIR}/ holds exactly the snapshots of NAMES (a .snap.new is a change waiting for `cargo insta review`)"
-    );
+    common::assert_golden_dir_holds(DIR, NAMES);
 }

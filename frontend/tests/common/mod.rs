@@ -28,19 +28,25 @@ pub fn golden_settings(dir: &str, description: impl Into<String>) -> insta::Sett
     s
 }
 
-/// The names of the snapshots in `tests/golden/<dir>/`, sorted, so a test file can check
-/// that each one belongs to a test it runs: a snapshot left behind by a renamed or removed
-/// test would otherwise sit there unchecked, looking as if it pinned something.
-pub fn golden_names(dir: &str) -> Vec<String> {
+/// Checks that `tests/golden/<dir>/` holds exactly the snapshots of `names` (one
+/// `<name>.snap` each), so each one belongs to a test the file runs: a snapshot left behind
+/// by a renamed or removed test would otherwise sit there unchecked, looking as if it
+/// pinned something, and a `.snap.new` is a change waiting for `cargo insta review`.
+pub fn assert_golden_dir_holds(dir: &str, names: &[&str]) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(dir);
-    let mut names: Vec<String> = std::fs::read_dir(path)
+    let mut found: Vec<String> = std::fs::read_dir(path)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    names.sort();
-    names
+    found.sort();
+    let mut want: Vec<String> = names.iter().map(|n| format!("{n}.snap")).collect();
+    want.sort();
+    assert_eq!(
+        found, want,
+        "tests/golden/{dir}/ holds exactly the snapshots of NAMES (a .snap.new is a change waiting for `cargo insta review`)"
+    );
 }
 
 /// The environment BuildKit starts a frontend with: the option `filename=image.yaml`, then
