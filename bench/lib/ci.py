@@ -36,6 +36,7 @@ import tarfile
 import tempfile
 
 from . import buildkit, load, registry_log
+from .progress import vertex_states
 from .builds import (WRITERS, Foundation, Project, df_foundation, dl_stages, install,
                      set_image_names, write, write_context)
 from .common import APPROACHES, LABEL, PREFIX
@@ -212,29 +213,12 @@ def source_state():
 # ---------------------------------------------------------------- tools in progress output
 
 
-VERTEX = re.compile(r"^#(\d+) (.*)$")
-BLOB_LINE = re.compile(r"^(extracting )?sha256:[0-9a-f]{64}")
-
-
 def executed(text):
     """Names of the vertices of a plain progress output that executed: DONE, never CACHED, and
     no blob pulled or extracted under it. A fresh runner loads a step's result from the
     registry cache under the step's own name (the layer's `sha256:… x / y` and `extracting`
     lines, then DONE), with or without a CACHED line first; that is a pull, not a run."""
-    names, done, cached, loaded = {}, set(), set(), set()
-    for line in text.splitlines():
-        m = VERTEX.match(line.rstrip())
-        if not m:
-            continue
-        n, rest = m.groups()
-        if n not in names:
-            names[n] = rest
-        elif rest == "CACHED":
-            cached.add(n)
-        elif rest.startswith("DONE"):
-            done.add(n)
-        elif BLOB_LINE.match(rest):
-            loaded.add(n)
+    names, done, cached, loaded = vertex_states(text)
     return [names[n] for n in sorted(done - cached - loaded, key=int)]
 
 

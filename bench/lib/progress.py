@@ -10,9 +10,13 @@ import re
 VERTEX = re.compile(r"^#(\d+) (.*)$")
 
 
-def ran_vertices(text):
-    """Names of the vertices of a `--progress=plain` log that ran (DONE, not CACHED)."""
-    names, done, cached = {}, set(), set()
+BLOB_LINE = re.compile(r"^(extracting )?sha256:[0-9a-f]{64}")
+
+
+def vertex_states(text):
+    """What a `--progress=plain` log says of each vertex, by number: its name, and the sets
+    of those that were DONE, CACHED, and that pulled or extracted a blob under their name."""
+    names, done, cached, loaded = {}, set(), set(), set()
     for line in text.splitlines():
         m = VERTEX.match(line.rstrip())
         if not m:
@@ -24,6 +28,14 @@ def ran_vertices(text):
             cached.add(n)
         elif rest.startswith("DONE"):
             done.add(n)
+        elif BLOB_LINE.match(rest):
+            loaded.add(n)
+    return names, done, cached, loaded
+
+
+def ran_vertices(text):
+    """Names of the vertices of a `--progress=plain` log that ran (DONE, not CACHED)."""
+    names, done, cached, _ = vertex_states(text)
     return [names[n] for n in sorted(done - cached, key=int)]
 
 
