@@ -37,6 +37,7 @@ import tempfile
 
 from . import buildkit, load, registry_log
 from .progress import vertex_states
+from .report import grouped_bars
 from .builds import (WRITERS, Foundation, Project, df_foundation, dl_stages, install,
                      set_image_names, write, write_context)
 from .common import APPROACHES, LABEL, PREFIX
@@ -1043,15 +1044,7 @@ class Report:
         fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5))
         axes = axes if len(panels) > 1 else [axes]
         for ax, (title, groups, series) in zip(axes, panels):
-            width = 0.8 / len(series)
-            for k, (lbl, ys) in enumerate(series):
-                xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(groups))]
-                bars = ax.bar(xs, [y or 0 for y in ys], width, label=lbl)
-                for b, y in zip(bars, ys):
-                    if y is not None:
-                        ax.annotate(f"{y:.1f}", (b.get_x() + b.get_width() / 2, y),
-                                    ha="center", va="bottom", fontsize=6)
-            ax.set_xticks(range(len(groups)))
+            grouped_bars(ax, groups, series)
             ax.set_xticklabels(groups, fontsize=8)
             ax.set_title(title, fontsize=9)
         axes[0].legend(fontsize=7)

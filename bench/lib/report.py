@@ -94,6 +94,20 @@ def header(title, sc, args, mach, started, finished):
             "", "Machine: " + ", ".join(f"{k} {v}" for k, v in mach.items()), ""]
 
 
+def grouped_bars(ax, groups, series):
+    """Draws on `ax` one group of bars per name in `groups`, one bar per series (label,
+    values; a missing value is an empty, unlabelled bar), each labelled with its value."""
+    width = 0.8 / len(series)
+    for k, (label, ys) in enumerate(series):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(groups))]
+        bars = ax.bar(xs, [y or 0 for y in ys], width, label=label)
+        for b, y in zip(bars, ys):
+            if y is not None:
+                ax.annotate(f"{y:.1f}", (b.get_x() + b.get_width() / 2, y), ha="center",
+                            va="bottom", fontsize=6)
+    ax.set_xticks(range(len(groups)))
+
+
 def chart(path, title, groups, series, ylabel="seconds (median)"):
     """Grouped bars: one group per scenario column, one bar per series (label, values)."""
     try:
@@ -104,15 +118,7 @@ def chart(path, title, groups, series, ylabel="seconds (median)"):
         log("matplotlib missing (pip install matplotlib): no chart")
         return False
     fig, ax = plt.subplots(figsize=(max(10, 2 * len(groups) + len(series)), 5))
-    width = 0.8 / len(series)
-    for k, (label, ys) in enumerate(series):
-        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(groups))]
-        bars = ax.bar(xs, [y or 0 for y in ys], width, label=label)
-        for b, y in zip(bars, ys):
-            if y is not None:
-                ax.annotate(f"{y:.1f}", (b.get_x() + b.get_width() / 2, y), ha="center",
-                            va="bottom", fontsize=6)
-    ax.set_xticks(range(len(groups)))
+    grouped_bars(ax, groups, series)
     ax.set_xticklabels(groups)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
