@@ -129,13 +129,20 @@ pub fn applies(spec: &ResolvedSpec, options: &Options) -> bool {
 /// The node program, run after a cross install, that lists the ELF files under its first
 /// argument whose machine is not its second argument, skipping folders that name another
 /// architecture only (its third and fourth arguments: regular expressions of the other
-/// architectures' and the target's folder names). Exits 3 when it found one.
+/// architectures' and the target's folder names) and, on a glibc system, the prebuilt
+/// folders of musl Linux (`prebuilds/linuxmusl-arm64`: prebuild's platform name, which no
+/// loader picks on glibc, and which packages ship for every platform, sometimes with a wrong
+/// file: @github/keytar 7.10.6 has an x86-64 one there). The libc is the one node runs on,
+/// found as npm finds it; the build machine's foundation is the target's for another
+/// architecture. Exits 3 when it found one.
 const ELF_CHECK: &str = r#"const fs=require("fs"),path=require("path");
 const [root,want,other,own]=process.argv.slice(1);
 const otherRe=new RegExp(other,"i"),ownRe=new RegExp(own,"i"),bad=[];
+const glibc=!!(process.report&&process.report.getReport().header.glibcVersionRuntime);
+const muslRe=/^linuxmusl([-_.]|$)/i;
 function walk(d){let es;try{es=fs.readdirSync(d,{withFileTypes:true})}catch(e){return}
 for(const e of es){const f=path.join(d,e.name);
-if(e.isDirectory()){if(!(otherRe.test(e.name)&&!ownRe.test(e.name)))walk(f);continue}
+if(e.isDirectory()){if(!(otherRe.test(e.name)&&!ownRe.test(e.name))&&!(glibc&&muslRe.test(e.name)))walk(f);continue}
 if(!e.isFile())continue;const b=Buffer.alloc(20);let n=0;
 try{const fd=fs.openSync(f,"r");n=fs.readSync(fd,b,0,20,0);fs.closeSync(fd)}catch(x){continue}
 if(n<20||b[0]!==0x7f||b[1]!==0x45||b[2]!==0x4c||b[3]!==0x46)continue;

@@ -9,6 +9,8 @@
 use aishell_e2e::{
     Docker, OciLayout, Project, debian_arm64_image, debian_image, engine, nonce, vertex_cached,
 };
+use aishell_frontend::graph::cross;
+use aishell_frontend::spec::platform::Platform;
 use std::sync::RwLock;
 
 /// The reproducibility test empties the builder cache: it takes the write side, the others
@@ -99,32 +101,120 @@ fn the_arm64_image_gets_cross_installed_tools_that_run() {
     docker.rmi(&["aishell-e2e/cross:1"]);
 }
 
-/// gemini-cli's install scripts build native modules; cross-installed, it either works or
-/// is refused by the architecture check with the way out.
+/// gemini-cli's install scripts pick native modules (keytar copies its prebuilt for
+/// `process.arch`), and its package ships an x86-64 file among its musl prebuilds: the
+/// issue allows "works or is refused with the way out"; with the target shown to the
+/// scripts and musl prebuilds skipped on glibc, it works.
 #[test]
-fn gemini_cli_works_or_is_refused_with_the_way_out() {
+fn gemini_cli_is_cross_installed_and_runs() {
     let Some(docker) = engine() else { return };
     let _g = CACHE.read().unwrap_or_else(|e| e.into_inner());
     tag_foundations(&docker);
     let project = Project::new();
     project.spec(&spec("    \"@google/gemini-cli\": \"0.61.0\""));
-    let r = docker.build(
+    let r = docker.build_ok(
         project.path(),
         ".aishell/image.yaml",
         "aishell-e2e/cross-gemini:1",
         &["--platform", "linux/arm64"],
     );
-    if r.ok {
-        let v = arm64(&docker, "aishell-e2e/cross-gemini:1", "gemini --version");
-        assert!(v.contains("0.61.0"), "{v}");
-        docker.rmi(&["aishell-e2e/cross-gemini:1"]);
-    } else {
+    let name = "[harness] npm @google/gemini-cli@0.61.0 (cross-installed on linux/amd64)";
+    assert!(
+        vertex_cached(&r.stderr, name).is_some(),
+        "{name}:\n{}",
+        r.stderr
+    );
+    let v = arm64(&docker, "aishell-e2e/cross-gemini:1", "gemini --version");
+    assert!(v.contains("0.61.0"), "{v}");
+    // Its keychain module is the arm64 one (keytar's install script copied its prebuilt for
+    // the `process.arch` it was shown): ELF machine 183, and node on arm64 gets as far as its
+    // libraries (the test image has no libsecret; a wrong architecture fails before that).
+    let keytar = arm64(
+        &docker,
+        "aishell-e2e/cross-gemini:1",
+        "cd /tools/npm/lib/node_modules/@google/gemini-cli/node_modules/@github/keytar && \
+         od -An -tu2 -j18 -N2 build/Release/keytar.node; \
+         node -e 'require(\"./build/Release/keytar.node\")' 2>&1 | grep -o 'libsecret-1.so.0' | head -n 1",
+    );
+    assert_eq!(
+        keytar.split_whitespace().collect::<Vec<_>>(),
+        ["183", "libsecret-1.so.0"],
+        "{keytar}"
+    );
+    docker.rmi(&["aishell-e2e/cross-gemini:1"]);
+}
+
+/// The architecture check of a cross install, run as the install step runs it (the same
+/// shell line and environment) in the amd64 test image (glibc, node) on a tree of amd64
+/// ELF files (`/bin/true`), for an arm64 target: files in folders of another architecture
+/// or of musl's prebuilds are skipped, every other one is named, and the step fails with the
+/// way out.
+#[test]
+fn the_architecture_check_names_files_for_another_architecture() {
+    let Some(docker) = engine() else { return };
+    let target = Platform::parse("linux/arm64").unwrap();
+    let check = cross::elf_check_command(
+        "/tools/npm",
+        "example-tool",
+        "1.0.0",
+        &target,
+        &Platform::linux_amd64(),
+    );
+    let env: Vec<String> = cross::install_env(&target)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let run = |files: &[&str]| {
+        let tool = "/tools/npm/lib/node_modules/example-tool";
+        let mut script = String::from("set -e; ");
+        for f in files {
+            script += &format!("mkdir -p $(dirname {tool}/{f}); cp /bin/true {tool}/{f}; ");
+        }
+        // A text file and a short file are not ELF files.
+        script += &format!("echo '#!/bin/sh' > {tool}/cli.sh; printf '\\177E' > {tool}/short; ");
+        script += &check;
+        let mut args = vec!["run", "--rm"];
+        for e in &env {
+            args.extend(["-e", e.as_str()]);
+        }
+        let image = debian_image();
+        args.extend([image.as_str(), "/bin/sh", "-c", &script]);
+        docker.cmd(&args)
+    };
+    let skipped = [
+        "prebuilds/linux-x64/keytar.node",
+        "prebuilds/linuxmusl-arm64/keytar.node",
+        "vendor/x86_64-unknown-linux-musl/codex/codex",
+    ];
+    let r = run(&skipped);
+    assert!(r.ok, "only skipped folders hold amd64 files:\n{}", r.stderr);
+    let wrong = [
+        "build/Release/pty.node",
+        "prebuilds/linux-arm64/keytar.node",
+    ];
+    let r = run(&[&skipped[..], &wrong[..]].concat());
+    assert!(
+        !r.ok,
+        "amd64 files outside skipped folders pass:\n{}",
+        r.stderr
+    );
+    for f in wrong {
         assert!(
-            r.stderr.contains("emulate: true") && r.stderr.contains("@google/gemini-cli"),
-            "{}",
+            r.stderr
+                .contains(&format!("example-tool/{f} (ELF machine 62)")),
+            "{f}:\n{}",
             r.stderr
         );
     }
+    for f in skipped {
+        assert!(!r.stderr.contains(f), "{f} was checked:\n{}", r.stderr);
+    }
+    assert!(
+        r.stderr.contains("npm install of example-tool@1.0.0 for linux/arm64 (cross-installed on linux/amd64) left the files above")
+            && r.stderr.contains("\"example-tool\": {version: \"1.0.0\", emulate: true}"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A cross-installed layer is the same bytes on every build: the harness target for
