@@ -87,7 +87,7 @@ fn golden(name: &str, spec: &SpecFile, platforms: &[&str], args: &[&str], target
         out.push(json!({
             "platform": b.platform.to_string(),
             "layers": b.conversion.layers.iter().map(|l| json!({
-                "part": l.part.name(), "name": l.name, "version": l.version, "digest": l.state.digest(),
+                "part": l.part.name(), "name": l.name, "version": l.version, "digest": l.state.digest().map(ToString::to_string),
             })).collect::<Vec<_>>(),
             "config": b.conversion.config.to_json(),
             "definition": dump,

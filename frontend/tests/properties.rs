@@ -214,7 +214,7 @@ fn outputs(text: &str, platforms: &[&str], args: &[&str]) -> BTreeMap<String, Bu
 struct Built {
     definition: Vec<u8>,
     config: Vec<u8>,
-    layers: Vec<(String, Option<String>)>,
+    layers: Vec<(String, Option<llb_graph::Digest>)>,
 }
 
 impl Built {
@@ -228,7 +228,7 @@ impl Built {
                 .conversion
                 .layers
                 .iter()
-                .map(|l| (l.name.clone(), l.state.digest().map(str::to_string)))
+                .map(|l| (l.name.clone(), l.state.digest().cloned()))
                 .collect(),
         }
     }
@@ -275,12 +275,12 @@ proptest! {
         let options = offline::options("image.yaml", &[], &[], None).unwrap();
         let la = offline::convert_all(&SpecFile::from_text("image.yaml", &ta), &options).unwrap();
         let lb = offline::convert_all(&SpecFile::from_text("image.yaml", &tb), &options).unwrap();
-        let tools = |o: &Offline| -> Vec<(String, Option<String>)> {
+        let tools = |o: &Offline| -> Vec<(String, Option<llb_graph::Digest>)> {
             o.conversion
                 .layers
                 .iter()
                 .filter(|l| l.part == Part::Harness)
-                .map(|l| (l.name.clone(), l.state.digest().map(str::to_string)))
+                .map(|l| (l.name.clone(), l.state.digest().cloned()))
                 .collect()
         };
         let (ta_tools, tb_tools) = (tools(&la[0]), tools(&lb[0]));

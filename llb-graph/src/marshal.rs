@@ -1,8 +1,8 @@
 //! From a state to a `pb::Definition`, deterministically.
 
-use crate::State;
 use crate::pb;
 use crate::state::{Output, Vertex, op_metadata};
+use crate::{Digest, State};
 use prost::Message;
 use std::collections::{BTreeMap, HashSet};
 
@@ -21,7 +21,7 @@ pub struct SourceFile {
 }
 
 struct Emitter {
-    seen: HashSet<String>,
+    seen: HashSet<Digest>,
     def: pb::Definition,
     locations: BTreeMap<String, pb::Locations>,
     foreign_infos: Vec<pb::SourceInfo>,
@@ -43,7 +43,9 @@ impl Emitter {
         }
         self.seen.insert(v.digest.clone());
         self.def.def.push(v.bytes.clone());
-        self.def.metadata.insert(v.digest.clone(), op_metadata(v));
+        self.def
+            .metadata
+            .insert(v.digest.to_string(), op_metadata(v));
         if self.own_sources > 0 && !v.meta.locations.is_empty() {
             let locs = v
                 .meta
@@ -65,7 +67,7 @@ impl Emitter {
                 })
                 .collect();
             self.locations
-                .insert(v.digest.clone(), pb::Locations { locations: locs });
+                .insert(v.digest.to_string(), pb::Locations { locations: locs });
         }
     }
 
@@ -73,8 +75,8 @@ impl Emitter {
         for (digest, bytes) in &f.ops {
             if self.seen.insert(digest.clone()) {
                 self.def.def.push(bytes.clone());
-                if let Some(m) = f.metadata.get(digest) {
-                    self.def.metadata.insert(digest.clone(), m.clone());
+                if let Some(m) = f.metadata.get(digest.as_str()) {
+                    self.def.metadata.insert(digest.to_string(), m.clone());
                 }
             }
         }

@@ -81,7 +81,7 @@ impl Meta {
 #[derive(Debug)]
 pub(crate) struct Vertex {
     pub(crate) bytes: Vec<u8>,
-    pub(crate) digest: String,
+    pub(crate) digest: Digest,
     pub(crate) inputs: Vec<Output>,
     pub(crate) meta: Meta,
     pub(crate) caps: BTreeSet<String>,
@@ -92,7 +92,7 @@ pub(crate) struct Vertex {
 /// Ops of a definition built elsewhere, kept as the bytes we were given.
 #[derive(Debug)]
 pub(crate) struct Foreign {
-    pub(crate) ops: Vec<(String, Vec<u8>)>,
+    pub(crate) ops: Vec<(Digest, Vec<u8>)>,
     pub(crate) metadata: BTreeMap<String, pb::OpMetadata>,
     pub(crate) source: Option<pb::Source>,
 }
@@ -107,13 +107,13 @@ pub(crate) struct Output {
 impl Output {
     pub(crate) fn input(&self) -> pb::Input {
         pb::Input {
-            digest: self.vertex.digest.clone(),
+            digest: self.vertex.digest.to_string(),
             index: self.index,
         }
     }
 
     fn key(&self) -> (&str, i64) {
-        (&self.vertex.digest, self.index)
+        (self.vertex.digest.as_str(), self.index)
     }
 }
 
@@ -156,8 +156,8 @@ impl State {
     }
 
     /// The digest of the vertex that produces this state (`None` for scratch).
-    pub fn digest(&self) -> Option<&str> {
-        self.out.as_ref().map(|o| o.vertex.digest.as_str())
+    pub fn digest(&self) -> Option<&Digest> {
+        self.out.as_ref().map(|o| &o.vertex.digest)
     }
 
     /// The output index within its vertex (0 for scratch).
@@ -186,7 +186,7 @@ impl State {
     ) -> State {
         op.inputs = inputs.iter().map(Output::input).collect();
         let bytes = encode_op(&op);
-        let digest = Digest::of(&bytes).into();
+        let digest = Digest::of(&bytes);
         let vertex = Vertex {
             bytes,
             digest,
@@ -222,17 +222,19 @@ impl State {
         };
         let ops = ops
             .iter()
-            .map(|b| (String::from(Digest::of(b)), b.clone()))
+            .map(|b| (Digest::of(b), b.clone()))
             .collect::<Vec<_>>();
-        if !ops.iter().any(|(d, _)| *d == input.digest) {
-            return Err(format!(
-                "the definition does not contain its result op {}",
-                input.digest
-            ));
-        }
+        let digest = Digest::parse(&input.digest)
+            .filter(|d| ops.iter().any(|(o, _)| o == d))
+            .ok_or_else(|| {
+                format!(
+                    "the definition does not contain its result op {}",
+                    input.digest
+                )
+            })?;
         let vertex = Vertex {
             bytes: Vec::new(),
-            digest: input.digest.clone(),
+            digest,
             inputs: Vec::new(),
             meta: Meta::default(),
             caps: BTreeSet::new(),

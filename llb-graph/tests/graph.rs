@@ -129,8 +129,8 @@ fn diff_takes_lower_then_upper_and_marks_scratch() {
     };
     assert_eq!(dop.lower.unwrap().input, 0);
     assert_eq!(dop.upper.unwrap().input, 1);
-    assert_eq!(op.inputs[0].digest, b.digest().unwrap());
-    assert_eq!(op.inputs[1].digest, e.digest().unwrap());
+    assert_eq!(op.inputs[0].digest, b.digest().unwrap().as_str());
+    assert_eq!(op.inputs[1].digest, e.digest().unwrap().as_str());
 
     let d2 = diff(&State::scratch(), &e, Meta::default());
     let op2 = ops(&marshal(&d2, &[])).into_iter().rev().nth(1).unwrap();
@@ -271,7 +271,7 @@ fn names_and_locations_do_not_change_digests_but_are_emitted() {
         definition: None,
     };
     let def = marshal(&b, std::slice::from_ref(&src));
-    let d = b.digest().unwrap();
+    let d = b.digest().unwrap().as_str();
     assert_eq!(def.metadata[d].description["llb.customname"], "two");
     let source = def.source.as_ref().unwrap();
     assert_eq!(source.infos[0].filename, "image.yaml");
@@ -327,7 +327,7 @@ fn op_digests_are_buildkits_own() {
     .platform(llb_graph::platform("linux", "amd64", None))
     .build(Meta::default());
     assert_eq!(
-        image.digest().unwrap(),
+        image.digest().unwrap().as_str(),
         "sha256:e401cc668b5fa5c0b16e86d8d99de4348698d111b6559f2ab64a575d5c07d016"
     );
     let exec = Exec::new(image, ["/bin/sh", "-c", "exit 3"])
@@ -335,7 +335,7 @@ fn op_digests_are_buildkits_own() {
         .platform(llb_graph::platform("linux", "amd64", None))
         .build(Meta::default());
     assert_eq!(
-        exec.digest().unwrap(),
+        exec.digest().unwrap().as_str(),
         "sha256:f09d507e26a88b990d8f2bc9d25d56794c08c46955df9a73e7a5fae7b478edd2"
     );
 }

@@ -78,7 +78,9 @@ fn short_digest(d: &str) -> String {
 
 fn digest_of(l: &Layer) -> String {
     // Scratch has no vertex; a tool tree is never scratch, but say so rather than panic.
-    l.state.digest().unwrap_or("scratch").to_string()
+    l.state
+        .digest()
+        .map_or_else(|| "scratch".to_string(), ToString::to_string)
 }
 
 /// The `plan` table of one platform: header, then one row per layer, bottom to top.
@@ -612,7 +614,7 @@ harness:
         assert!(rows[1].starts_with("#  PART"));
         assert!(rows[2].starts_with("1  foundation  -"));
         assert!(rows[6].contains("gitleaks") && rows[6].contains("8.30.0"));
-        let d = b.conversion.layers[0].state.digest().unwrap();
+        let d = b.conversion.layers[0].state.digest().unwrap().as_str();
         assert!(rows[2].contains(&d[7..19]) && !rows[2].contains(d));
         let full = render_plan("s.yaml", &b, Target::Image, true, Style::plain());
         assert!(full.contains(d));

@@ -111,7 +111,7 @@ pub fn nested_options(
 /// True when the filesystem chain of the definition's result starts from `foundation`:
 /// following each op's root input (an exec's `/` mount, a file op's base, a merge's first
 /// input) from the result down reaches the foundation vertex.
-pub fn built_on(def: &pb::Definition, foundation: &str) -> bool {
+pub fn built_on(def: &pb::Definition, foundation: &llb_graph::Digest) -> bool {
     let ops: HashMap<String, pb::Op> = def
         .def
         .iter()
@@ -131,7 +131,7 @@ pub fn built_on(def: &pb::Definition, foundation: &str) -> bool {
         return false;
     };
     for _ in 0..100_000 {
-        if cur == foundation {
+        if cur == foundation.as_str() {
             return true;
         }
         let Some(op) = ops.get(&cur) else {
@@ -190,7 +190,7 @@ mod tests {
             .build(Meta::default());
         let other = Source::image("docker.io/library/debian:13").build(Meta::default());
         let m = merge(&[c, other.clone()], Meta::default());
-        let fd = f.digest().unwrap_or_default().to_string();
+        let fd = f.digest().unwrap().clone();
         assert!(built_on(&marshal(&m, &[]), &fd));
         // A final stage from another image, even if the foundation is used elsewhere.
         let m2 = merge(&[other, f.clone()], Meta::default());

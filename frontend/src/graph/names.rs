@@ -222,7 +222,7 @@ mod tests {
         assert!(names.is_empty(), "scratch has no vertex");
         names.record(&st, first.clone());
         names.record(&st, second.clone());
-        let digest = st.digest().unwrap();
+        let digest = st.digest().unwrap().as_str();
         assert_eq!(names.get(digest), Some(&first));
         let mut other = ProgressNames::default();
         other.record(&st, second);

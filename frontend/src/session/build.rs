@@ -109,7 +109,7 @@ async fn warn<B: Bridge>(
     // Warnings are best effort: an old daemon without them must not fail the build.
     let _ = b
         .warn(gw::WarnRequest {
-            digest: digest.clone(),
+            digest: digest.to_string(),
             level: 1,
             short: message.as_bytes().to_vec(),
             url: url.unwrap_or_default(),

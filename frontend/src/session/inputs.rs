@@ -305,8 +305,10 @@ pub(crate) async fn dockerfile_extension<B: Bridge>(
             format!("the Dockerfile frontend returned no result for {dockerfile}"),
         ));
     };
-    let fd = foundation.digest().unwrap_or_default();
-    if !extension::built_on(&def, fd) {
+    if !foundation
+        .digest()
+        .is_some_and(|fd| extension::built_on(&def, fd))
+    {
         return Err(Failure::at(
             &file.filename,
             path.span,

@@ -26,7 +26,7 @@ pub struct SpecLocal {
     /// The definition that loaded it (the `dockerfile` local).
     pub definition: Option<pb::Definition>,
     /// Digest of that local source op (warnings attach to it).
-    pub digest: Option<String>,
+    pub digest: Option<llb_graph::Digest>,
 }
 
 impl SpecLocal {
@@ -129,7 +129,7 @@ pub(crate) async fn read_spec<B: Bridge>(b: &B, opts: &Options) -> Result<SpecLo
         filename: opts.filename.clone(),
         data,
         definition: Some(def),
-        digest: local.digest().map(str::to_string),
+        digest: local.digest().cloned(),
     })
 }
 
