@@ -1,8 +1,9 @@
-"""Tests of ci's progress parsing: python3 -m unittest discover -s bench"""
+"""Tests of ci's progress parsing and of the promises it checks: python3 -m unittest discover -s
+bench"""
 
 import unittest
 
-from lib import buildkit, ci
+from lib import buildkit, ci, ci_report
 
 
 class Tool:
@@ -81,6 +82,28 @@ class Executions(unittest.TestCase):
             '[/bin/aishell-frontend]"']
         self.assertEqual(buildkit.executions(lines),
                          ['[/bin/sh -c echo "a b" && true]', "[/bin/aishell-frontend]"])
+
+
+class Promises(unittest.TestCase):
+    """ci_report.check: what a CI run of the frontend must show, whatever its timings."""
+
+    def results(self, pulled=10e6, kept=True, installs=(1, 0, 0)):
+        single = [{"step": "cold", "label": "cold", "pulled": 900e6, "ext_size": 500e6, "kept": None},
+                  {"step": "b1", "label": "bump claude-code", "pulled": pulled, "ext_size": 500e6,
+                   "kept": kept}]
+        fleet = [{"round": "cold", "jobs": [{"installs": 1}] * 3},
+                 {"round": "bump", "jobs": [{"installs": n} for n in installs]}]
+        return {"single": {"aishell": single}, "fleet": {"aishell": fleet}}
+
+    def test_a_run_that_keeps_the_promises_passes(self):
+        self.assertEqual(ci_report.check(self.results()), [])
+
+    def test_each_broken_promise_is_named(self):
+        problems = ci_report.check(self.results(pulled=600e6, kept=False, installs=(1, 1, 0)))
+        self.assertEqual(len(problems), 3, problems)
+        self.assertIn("bump claude-code: pulled 600.0 MB, not less than the extension layer's 500.0 MB", problems[0])
+        self.assertIn("digest changed", problems[1])
+        self.assertIn("installed 2 times", problems[2])
 
 
 if __name__ == "__main__":
