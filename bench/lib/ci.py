@@ -127,7 +127,7 @@ class CI:
         self.host = f"127.0.0.1:{args.ci_port}"
         self.frontend_ref = f"{self.host}/aishell-frontend:ci"
         self.base_ref = f"{self.host}/{REPO}/" + ("busybox:1" if self.quick else "debian:trixie")
-        self.stacked_base = f"{self.host}/{REPO}/ci-stacked-base:latest"
+        self.stacked_base = f"{self.host}/{REPO}/ci-stacked:base"
         self.n = 0
         self.reg = None
         # --dry-run: every job's build contexts are written to OUT/builds and its buildctl
@@ -293,9 +293,17 @@ class CI:
 
     # ------------------------------------------------------------ contexts and builds
 
+    # One repository per approach, a tag per project, as docs/ci.md lays them out
+    # (org/aishell:ext-<project>, :cache-<project>, :cache-harness): a blob the harness job
+    # exported is then in the repository every project pushes to, and BuildKit does not upload
+    # it again. It does not mount blobs across repositories from an imported cache
+    # (bench/repro/push-repo).
+    def repo(self, appr):
+        return f"{REPO}/ci-{appr}"
+
     def refs(self, appr, name):
-        repo = f"{REPO}/ci-{appr}-{name}"
-        return repo, f"{self.host}/{repo}:cache"
+        """(repository, cache ref) of a project."""
+        return self.repo(appr), f"{self.host}/{self.repo(appr)}:cache-{name}"
 
     def write(self, part, appr, p):
         ctx = os.path.join(self.tmp, part, appr, p.name)
@@ -321,12 +329,12 @@ class CI:
 
     def base_build(self, ctx):
         """stacked: the base image (foundation + tools), pushed, with its own cache."""
-        cache = self.stacked_base.rsplit(":", 1)[0] + ":cache"
+        cache = self.stacked_base.rsplit(":", 1)[0] + ":cache-base"
         return {"ctx": ctx, "dockerfile": os.path.join(ctx, "base.Dockerfile"),
                 "output": self.stacked_base, "imports": [cache], "export": cache}
 
     def harness_cache(self, appr):
-        return f"{self.host}/{REPO}/ci-{appr}-harness:cache"
+        return f"{self.host}/{self.repo(appr)}:cache-harness"
 
     def harness_build(self, appr, ctx):
         """The shared harness job's build, or None (tools on top: nothing to share)."""
@@ -381,7 +389,7 @@ class CI:
                      else p.tools)
             ctx = self.write("single", appr, p)
             repo, cache = self.refs(appr, p.name)
-            tag = str(self.n + 1)
+            tag = f"ext-{p.name}-{self.n + 1}"
             build = {"ctx": ctx, "dockerfile": self.main_dockerfile(appr, ctx),
                      "output": f"{self.host}/{repo}:{tag}", "imports": [cache], "export": cache}
             builds = ([self.base_build(ctx)] if appr == "stacked" else []) + [build]
@@ -435,7 +443,7 @@ class CI:
                 jobs.append(rec)
             for p in projects:
                 repo, cache = self.refs(appr, p.name)
-                tag = str(self.n + 1)
+                tag = f"ext-{p.name}-{self.n + 1}"
                 # the harness cache first, as docs/ci.md says: BuildKit mostly misses a step
                 # built on a foundation with a context copy in the second cache
                 # (bench/repro/cross-cache), and an extension re-run costs more than an install
