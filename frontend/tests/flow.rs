@@ -715,6 +715,41 @@ async fn the_guards_are_one_definition_of_facts_steps_and_a_verdict_read_once() 
     }
 }
 
+/// A fresh CI runner finds a guard's listing of a layer in the imported cache without
+/// pulling the layer only when the listing is keyed by the layer's graph, not its files: the
+/// frontend asks for that where the builder has the capability.
+#[tokio::test]
+async fn guard_listings_key_their_layer_by_graph_where_the_builder_can() {
+    let listings = |cap: bool| async move {
+        let mut fake = Fake::new(TWO_TOOLS, true);
+        if cap {
+            fake.caps.push(("exec.mount.cache.content", true));
+        }
+        run(&mut fake, env(&[])).await.unwrap();
+        assert_returned_ok(&fake.returns);
+        fake.verdicts_read().remove(0)
+    };
+    let keyed = listings(true).await;
+    // Four listings (two tools, the extension, the foundation), each of one layer.
+    assert_eq!(
+        keyed.matches(r#""content_cache":"off""#).count(),
+        4,
+        "{keyed}"
+    );
+    assert!(keyed.contains("exec.mount.cache.content"), "{keyed}");
+    let by_content = listings(false).await;
+    assert!(!by_content.contains("content_cache"), "{by_content}");
+    assert!(
+        !by_content.contains("exec.mount.cache.content"),
+        "{by_content}"
+    );
+    // Nothing else differs: the same steps, the same names.
+    assert_eq!(
+        keyed.matches("[guards] list").count(),
+        by_content.matches("[guards] list").count()
+    );
+}
+
 #[tokio::test]
 async fn without_its_own_image_the_frontend_says_what_the_guards_need() {
     let mut fake = Fake::new(TWO_TOOLS, true);

@@ -96,6 +96,12 @@ pub fn op_to_json(op: &pb::Op) -> Value {
                     if !m.selector.is_empty() {
                         o.insert("selector".into(), json!(m.selector));
                     }
+                    if m.content_cache != 0 {
+                        let c = pb::MountContentCache::try_from(m.content_cache)
+                            .map(|c| c.as_str_name().to_ascii_lowercase())
+                            .unwrap_or_else(|_| m.content_cache.to_string());
+                        o.insert("content_cache".into(), json!(c));
+                    }
                     if let Some(c) = &m.cache_opt {
                         o.insert("cache".into(), json!({"id": c.id, "sharing": c.sharing}));
                     }

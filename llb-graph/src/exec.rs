@@ -16,6 +16,31 @@ pub enum NetMode {
     Host,
 }
 
+/// How BuildKit finds the result of a step in its cache, for one read-only mount of it.
+///
+/// ```
+/// use llb_graph::{Exec, MountKey, MountKind, Source, State, Meta};
+/// let img = Source::image("docker.io/library/busybox:1").build(Meta::default());
+/// let layer = Source::image("docker.io/library/debian:13").build(Meta::default());
+/// let mount = |key| MountKind::ReadOnly { state: layer.clone(), selector: String::new(), key };
+/// let a = Exec::new(img.clone(), ["ls", "/l"]).mount("/l", mount(MountKey::Content)).build(Meta::default());
+/// let b = Exec::new(img, ["ls", "/l"]).mount("/l", mount(MountKey::Definition)).build(Meta::default());
+/// assert_ne!(a.digest(), b.digest());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MountKey {
+    /// By the mounted files (BuildKit's default for a read-only mount): the step is found
+    /// again for equal files that another graph made, but BuildKit has to load and
+    /// checksum the mounted state first, pulling it from an imported cache on a fresh
+    /// builder even when the step's own result is there.
+    #[default]
+    Content,
+    /// By the mounted state's graph only (`contentCache: OFF`; the builder must have the
+    /// `exec.mount.cache.content` capability): the step is found in an imported cache
+    /// without loading the mounted state.
+    Definition,
+}
+
 /// An extra mount of a command.
 #[derive(Debug, Clone)]
 pub enum MountKind {
@@ -25,6 +50,8 @@ pub enum MountKind {
         state: State,
         /// Sub-path of the state; empty for its root.
         selector: String,
+        /// How the step's cache key takes this mount in.
+        key: MountKey,
     },
     /// A persistent cache directory shared between builds (never in a layer).
     Cache {
@@ -254,16 +281,28 @@ impl Exec {
         });
         for (dest, kind) in sorted {
             let m = match kind {
-                MountKind::ReadOnly { state, selector } => {
+                MountKind::ReadOnly {
+                    state,
+                    selector,
+                    key,
+                } => {
                     if !selector.is_empty() {
                         caps.push("exec.mount.selector");
                     }
+                    let content_cache = match key {
+                        MountKey::Content => pb::MountContentCache::Default,
+                        MountKey::Definition => {
+                            caps.push("exec.mount.cache.content");
+                            pb::MountContentCache::Off
+                        }
+                    };
                     pb::Mount {
                         input: input_of(&state),
                         selector,
                         dest,
                         output: EMPTY,
                         readonly: true,
+                        content_cache: content_cache as i32,
                         ..Default::default()
                     }
                 }

@@ -35,7 +35,7 @@ mod validate;
 pub use aishell_proto::pb;
 pub use digest::Digest;
 pub use dump::{definition_to_json, op_to_json};
-pub use exec::{Exec, MountKind, NetMode};
+pub use exec::{Exec, MountKey, MountKind, NetMode};
 pub use file::{CopyOptions, FileOp, FileRef};
 pub use marshal::{SourceFile, decode_op, encode_definition, marshal};
 pub use source::Source;

@@ -12,7 +12,7 @@ use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
 use crate::session::failure::{Failure, convert_failure, guarded, panic_failure};
 use crate::session::gateway::{Bridge, limits, within};
-use crate::session::guards::OwnImage;
+use crate::session::guards::{CAP_MOUNT_CONTENT_CACHE, OwnImage};
 use crate::session::guards::{GuardRun, check_guards, with_verdict};
 use crate::session::inputs::{dockerfile_extension, read_context, resolve_images};
 use crate::session::sbom;
@@ -25,7 +25,7 @@ use crate::spec::{self, Extension};
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, protobuf, rpc};
 use futures_util::FutureExt as _;
-use llb_graph::marshal;
+use llb_graph::{MountKey, marshal};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -143,6 +143,17 @@ pub async fn build<B: Bridge>(
         .map_err(|s| Failure::gateway("the builder did not answer ping", &s))?;
     let caps = enabled_caps(&pong);
     let merge_diff = caps.get("mergeop") == Some(&true) && caps.get("diffop") == Some(&true);
+    // The steps that read whole layers key them by graph where the builder can (see
+    // `OwnImage::layer_key`).
+    let own = own.map(|o| OwnImage {
+        layer_key: if caps.get(CAP_MOUNT_CONTENT_CACHE) == Some(&true) {
+            MountKey::Definition
+        } else {
+            MountKey::Content
+        },
+        ..o.clone()
+    });
+    let own = own.as_ref();
 
     let file = read_spec(b, &opts).await?;
     *spec_out = Some(file.clone());

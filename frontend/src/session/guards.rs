@@ -23,7 +23,7 @@ use crate::spec::platform::Platform;
 use crate::spec::yaml::Span;
 use aishell_proto::gateway as gw;
 use aishell_proto::{pb, rpc};
-use llb_graph::{Exec, Meta, MountKind, NetMode, State, diff, marshal, merge};
+use llb_graph::{Exec, Meta, MountKey, MountKind, NetMode, State, diff, marshal, merge};
 use prost::Message;
 use std::collections::BTreeMap;
 use tonic::Code;
@@ -41,6 +41,11 @@ pub struct OwnImage {
     pub binary: String,
     /// The image's platform: the builder's own, so the steps never run emulated.
     pub platform: Option<pb::Platform>,
+    /// How the steps that read a whole layer (a guard's listing, an SBOM inventory) take it
+    /// into their cache keys: by its graph when the builder can, so that a fresh CI runner
+    /// finds the step in an imported cache without pulling and unpacking the layer (by
+    /// content, BuildKit's default, it must load the layer to checksum it first).
+    pub layer_key: MountKey,
 }
 
 impl OwnImage {
@@ -61,6 +66,7 @@ impl OwnImage {
             image,
             binary: binary.to_string(),
             platform,
+            layer_key: MountKey::Content,
         })
     }
 
@@ -82,6 +88,10 @@ impl OwnImage {
         Self::from_definition(&def, &binary.to_string_lossy()).map(Some)
     }
 }
+
+/// The builder capability that lets a step key a read-only mount by its graph
+/// ([`MountKey::Definition`]).
+pub const CAP_MOUNT_CONTENT_CACHE: &str = "exec.mount.cache.content";
 
 /// The error when the builder gave no [`OwnImage`] but the guards need one.
 pub fn no_own_image() -> crate::session::failure::Failure {
@@ -129,6 +139,7 @@ pub fn facts(own: &OwnImage, layer: &State, req: &FactsRequest, meta: Meta) -> S
         MountKind::ReadOnly {
             state: layer.clone(),
             selector: String::new(),
+            key: own.layer_key,
         },
     );
     build(e, meta)
@@ -155,6 +166,8 @@ pub fn verdict(own: &OwnImage, req: &VerdictRequest, facts: &FactsStates, meta: 
             MountKind::ReadOnly {
                 state: state.clone(),
                 selector: String::new(),
+                // The facts are a few hundred bytes: loading them costs nothing.
+                key: MountKey::Content,
             },
         )
     };

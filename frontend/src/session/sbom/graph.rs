@@ -20,6 +20,7 @@ pub fn inventory(own: &OwnImage, part: &State, req: &ScanRequest, meta: Meta) ->
         MountKind::ReadOnly {
             state: part.clone(),
             selector: String::new(),
+            key: own.layer_key,
         },
     );
     e.build_outputs(meta).swap_remove(0)
