@@ -464,9 +464,13 @@ fn projects_import_the_harness_job_cache_and_install_nothing() {
             out.stderr
         );
     }
-    assert!(!p.pulled_since(mark).contains(&extension));
+    let pulled = p.pulled_since(mark);
+    assert!(!pulled.contains(&extension));
     let v2 = p.layers("v2");
     assert_eq!(v2[1], extension);
+    // Nor is the new tool layer pulled: the guards' listing of it is found in the harness
+    // cache by the layer's graph, without loading the layer (docs/architecture.md).
+    assert!(!pulled.contains(&v2[2]), "{pulled:?}");
     assert_eq!(
         p.file_in_layer(&v2[2], "tools/bin/hello").as_deref(),
         Some("#!/bin/sh\necho hello 2\n")
@@ -512,6 +516,7 @@ fn an_npm_tool_on_a_foundation_with_a_context_copy_comes_from_the_harness_cache(
     std::fs::set_permissions(&entrypoint, std::fs::Permissions::from_mode(0o775)).unwrap();
     npm_spec(&p, &foundation, "7.6.0");
     job(&Runner::start(&bk), &p, "v1");
+    let v1 = p.layers("v1");
 
     // The harness job installs the new version once and exports the shared cache.
     npm_spec(&p, &foundation, "7.6.3");
@@ -526,6 +531,7 @@ fn an_npm_tool_on_a_foundation_with_a_context_copy_comes_from_the_harness_cache(
     // neither the tool nor the extension runs again. (Before small context files were
     // written from the graph, BuildKit v0.32.2 mostly missed the install in the harness
     // cache here: bench/repro/cross-cache.)
+    let mark = p.log_mark();
     let out = project_job(&Runner::start(&bk), &p, "v2");
     for step in [
         "[harness] npm semver@7.6.3",
@@ -538,8 +544,18 @@ fn an_npm_tool_on_a_foundation_with_a_context_copy_comes_from_the_harness_cache(
             out.stderr
         );
     }
-    // The copied file is the context's, with its permission bits.
+    // The new tool layer stays in the registry: the guards' listing of it comes from the
+    // harness cache, keyed by the layer's graph (docs/architecture.md).
     let layers = p.layers("v2");
+    let new: Vec<&String> = layers.iter().filter(|l| !v1.contains(l)).collect();
+    assert_eq!(
+        new.len(),
+        1,
+        "one new layer, the tool's: {layers:?} after {v1:?}"
+    );
+    let pulled = p.pulled_since(mark);
+    assert!(!pulled.contains(new[0]), "{pulled:?}");
+    // The copied file is the context's, with its permission bits.
     let copied: Vec<(String, u32)> = layers
         .iter()
         .filter_map(|l| file_with_mode(&p, l, "usr/local/bin/entrypoint.sh"))
