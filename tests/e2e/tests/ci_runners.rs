@@ -8,7 +8,7 @@
 //! The promise checked: a harness bump on a fresh runner pulls nothing of the extension (the
 //! merge guards included), keeps the extension's layer, and a project that imports a shared
 //! harness cache installs no tool, binary or npm (with a file of the build context in the
-//! foundation, which npm tools are installed on).
+//! foundation, which npm tools are installed on), and pulls nothing of the new tool layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aishell_e2e::{
