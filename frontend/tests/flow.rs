@@ -715,6 +715,23 @@ async fn the_guards_are_one_definition_of_facts_steps_and_a_verdict_read_once() 
     }
 }
 
+/// A base image whose config has a field of the wrong type fails the build with the image
+/// and the field named.
+#[tokio::test]
+async fn a_base_config_with_a_field_of_the_wrong_type_names_the_field() {
+    let mut fake = Fake::new(TWO_TOOLS, true);
+    fake.unpinned =
+        Some(json!({"architecture": "amd64", "os": "linux", "config": {"Env": "PATH=/bin"}}));
+    run(&mut fake, env(&[])).await.unwrap();
+    assert_mentions(
+        error_of(&fake.returns),
+        &[
+            "aishell-test/busybox:1",
+            "is not an OCI image config: config.Env: invalid type",
+        ],
+    );
+}
+
 /// A fresh CI runner finds a guard's listing of a layer in the imported cache without
 /// pulling the layer only when the listing is keyed by the layer's graph, not its files: the
 /// frontend asks for that where the builder has the capability.

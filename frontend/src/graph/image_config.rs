@@ -73,7 +73,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
 /// let mut c = ImageConfig::from_base(base);
 /// c.set_entrypoint(&["/bin/aishell".to_string()]);
 /// assert_eq!(c.to_bytes(), br#"{"config":{"Entrypoint":["/bin/aishell"]},"os":"linux"}"#);
-/// # Ok::<(), serde_json::Error>(())
+/// # Ok::<(), aishell_frontend::graph::image_config::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageConfig {
@@ -138,13 +138,74 @@ pub struct History {
     rest: BTreeMap<String, Value>,
 }
 
+/// An image config that [`ImageConfig::parse`] cannot read: serde's error, and the field it
+/// is about when one is to blame.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// `config.Env`, `history[2].empty_layer`, `os`; `None` when the JSON itself is wrong.
+    pub field: Option<String>,
+    /// What serde said.
+    pub error: serde_json::Error,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// serde loses the path of an error inside a struct with a flattened map, so the field is
+// found afterwards: the first key whose value alone does not read as the same type (the
+// types themselves decide, nothing about them is written twice).
+fn wrong_field(config: &Value) -> Option<String> {
+    let top = config.as_object()?;
+    let (key, value) = first_wrong::<ImageConfig>(top)?;
+    let inner = match (key.as_str(), value) {
+        ("config", Value::Object(run)) => {
+            first_wrong::<RunConfig>(run).map(|(k, _)| format!("config.{k}"))
+        }
+        ("history", Value::Array(entries)) => entries.iter().enumerate().find_map(|(i, e)| {
+            let entry = e.as_object();
+            match entry.map(first_wrong::<History>) {
+                Some(Some((k, _))) => Some(format!("history[{i}].{k}")),
+                Some(None) => None,
+                None => Some(format!("history[{i}]")),
+            }
+        }),
+        _ => None,
+    };
+    Some(inner.unwrap_or_else(|| key.clone()))
+}
+
+/// The first entry of `map` that, alone in a map, does not deserialize as `T`.
+fn first_wrong<T: serde::de::DeserializeOwned>(
+    map: &serde_json::Map<String, Value>,
+) -> Option<(&String, &Value)> {
+    map.iter().find(|(k, v)| {
+        let alone = serde_json::Map::from_iter([((*k).clone(), (*v).clone())]);
+        serde_json::from_value::<T>(Value::Object(alone)).is_err()
+    })
+}
+
 impl ImageConfig {
     /// Reads an image config's JSON.
     ///
     /// Errors: not JSON, or a field of the wrong type (an `Env` that is not a list of
-    /// strings).
-    pub fn parse(json: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(json)
+    /// strings); the message names the field (`config.Env: invalid type: …`).
+    pub fn parse(json: &[u8]) -> Result<Self, ConfigError> {
+        let value: Value = serde_json::from_slice(json).map_err(|e| ConfigError {
+            field: None,
+            error: e,
+        })?;
+        serde_json::from_value(value.clone()).map_err(|error| ConfigError {
+            field: wrong_field(&value),
+            error,
+        })
     }
 
     /// The config of an image that is only a platform (a folder given for an image has no
@@ -413,8 +474,22 @@ mod tests {
     #[test]
     fn a_field_of_the_wrong_type_is_an_error() {
         let e = ImageConfig::parse(br#"{"config":{"Env":"A=1"}}"#).unwrap_err();
-        assert!(e.to_string().contains("invalid type"), "{e}");
-        assert!(ImageConfig::parse(b"[]").is_err());
+        assert!(e.to_string().starts_with("config.Env: invalid type"), "{e}");
+        let e = ImageConfig::parse(br#"{"os":"linux","architecture":7}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("architecture"), "{e}");
+        let e = ImageConfig::parse(
+            br#"{"history":[{"created_by":"a"},{"empty_layer":"yes","comment":"c"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("history[1].empty_layer"), "{e}");
+        let e = ImageConfig::parse(br#"{"history":[{}, 3]}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("history[1]"), "{e}");
+        let e = ImageConfig::parse(br#"{"config":["Env"]}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("config"), "{e}");
+        // Not an object, or not JSON: no field to name.
+        let e = ImageConfig::parse(b"[]").unwrap_err();
+        assert_eq!(e.field, None, "{e}");
+        assert_eq!(ImageConfig::parse(b"{").unwrap_err().field, None);
     }
 
     #[test]
