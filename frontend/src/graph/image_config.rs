@@ -198,12 +198,12 @@ impl ImageConfig {
     /// Errors: not JSON, or a field of the wrong type (an `Env` that is not a list of
     /// strings); the message names the field (`config.Env: invalid type: …`).
     pub fn parse(json: &[u8]) -> Result<Self, ConfigError> {
-        let value: Value = serde_json::from_slice(json).map_err(|e| ConfigError {
-            field: None,
-            error: e,
-        })?;
-        serde_json::from_value(value.clone()).map_err(|error| ConfigError {
-            field: wrong_field(&value),
+        serde_json::from_slice(json).map_err(|error| ConfigError {
+            // Only a failure reads the JSON again, to find the field.
+            field: serde_json::from_slice::<Value>(json)
+                .ok()
+                .as_ref()
+                .and_then(wrong_field),
             error,
         })
     }
