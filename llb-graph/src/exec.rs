@@ -41,6 +41,11 @@ pub enum MountKey {
     Definition,
 }
 
+impl MountKey {
+    /// The builder capability [`MountKey::Definition`] needs (BuildKit 0.13 and later).
+    pub const DEFINITION_CAP: &'static str = "exec.mount.cache.content";
+}
+
 /// An extra mount of a command.
 #[derive(Debug, Clone)]
 pub enum MountKind {
@@ -292,7 +297,7 @@ impl Exec {
                     let content_cache = match key {
                         MountKey::Content => pb::MountContentCache::Default,
                         MountKey::Definition => {
-                            caps.push("exec.mount.cache.content");
+                            caps.push(MountKey::DEFINITION_CAP);
                             pb::MountContentCache::Off
                         }
                     };

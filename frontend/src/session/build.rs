@@ -12,7 +12,7 @@ use crate::graph::options::MergeMode;
 use crate::graph::options::Options;
 use crate::session::failure::{Failure, convert_failure, guarded, panic_failure};
 use crate::session::gateway::{Bridge, limits, within};
-use crate::session::guards::{CAP_MOUNT_CONTENT_CACHE, OwnImage};
+use crate::session::guards::OwnImage;
 use crate::session::guards::{GuardRun, check_guards, with_verdict};
 use crate::session::inputs::{dockerfile_extension, read_context, resolve_images};
 use crate::session::sbom;
@@ -146,7 +146,7 @@ pub async fn build<B: Bridge>(
     // The steps that read whole layers key them by graph where the builder can (see
     // `OwnImage::layer_key`).
     let own = own.map(|o| OwnImage {
-        layer_key: if caps.get(CAP_MOUNT_CONTENT_CACHE) == Some(&true) {
+        layer_key: if caps.get(MountKey::DEFINITION_CAP) == Some(&true) {
             MountKey::Definition
         } else {
             MountKey::Content

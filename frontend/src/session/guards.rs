@@ -89,10 +89,6 @@ impl OwnImage {
     }
 }
 
-/// The builder capability that lets a step key a read-only mount by its graph
-/// ([`MountKey::Definition`]).
-pub const CAP_MOUNT_CONTENT_CACHE: &str = "exec.mount.cache.content";
-
 /// The error when the builder gave no [`OwnImage`] but the guards need one.
 pub fn no_own_image() -> crate::session::failure::Failure {
     crate::session::failure::Failure::new(
